@@ -1,0 +1,30 @@
+// VmControl: what a device may ask of the VM that owns it (stop it with a status).
+#pragma once
+
+#include <string>
+
+namespace vireo {
+
+enum class StopKind {
+  PowerOff,    // the guest powered off (ACPI S5): exit status 0
+  Reset,       // the guest rebooted: vireo ends with exit status 0
+  DebugExit,   // a test device asked for a specific exit status
+  UserQuit,    // Ctrl-A X on the console
+  GuestCrash,  // triple fault, guest panic, emulation failure: non-zero status
+  HostError,   // vireo itself failed
+};
+
+struct StopRequest {
+  StopKind kind = StopKind::PowerOff;
+  int exit_status = 0;
+  std::string message;  // printed when non-empty
+};
+
+class VmControl {
+ public:
+  virtual ~VmControl() = default;
+  // Thread-safe; the first request wins, later ones are ignored.
+  virtual void request_stop(StopRequest request) = 0;
+};
+
+}  // namespace vireo
