@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libfmt-dev libcli11-dev nlohmann-json3-dev libgtest-dev
   libzydis-dev liblz4-dev zlib1g-dev libzstd-dev liblzma-dev
-  nasm acpica-tools cpio gzip xz-utils
+  nasm acpica-tools cpio gzip xz-utils lz4
   python3
 )
 # Reference machines for the benchmarks only (`make bench`).
