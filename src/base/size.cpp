@@ -39,4 +39,14 @@ uint64_t parse_size(std::string_view text) {
   return value * mult;
 }
 
+std::string format_size(uint64_t bytes) {
+  static const char* const suffixes[] = {"", "K", "M", "G", "T"};
+  unsigned i = 0;
+  while (i < 4 && bytes != 0 && bytes % 1024 == 0) {
+    bytes /= 1024;
+    ++i;
+  }
+  return std::to_string(bytes) + suffixes[i];
+}
+
 }  // namespace vireo

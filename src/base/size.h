@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace vireo {
@@ -10,6 +11,9 @@ namespace vireo {
 // an optional trailing "iB" or "B"). A bare number is bytes. Throws vireo::Error with a
 // clear message on malformed input or overflow.
 uint64_t parse_size(std::string_view text);
+
+// The shortest exact form with a binary suffix: 536870912 -> "512M", 1536 -> "1536".
+std::string format_size(uint64_t bytes);
 
 constexpr uint64_t KiB = 1024;
 constexpr uint64_t MiB = 1024 * KiB;

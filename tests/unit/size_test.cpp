@@ -22,3 +22,11 @@ TEST(ParseSize, RejectsMalformed) {
   EXPECT_THROW(parse_size("99999999999999999999"), Error);
   EXPECT_THROW(parse_size("99999999999T"), Error);
 }
+
+TEST(FormatSize, ShortestExactSuffix) {
+  EXPECT_EQ(format_size(512 * MiB), "512M");
+  EXPECT_EQ(format_size(900 * 1024 * GiB), "900T");
+  EXPECT_EQ(format_size(1536), "1536");
+  EXPECT_EQ(format_size(3 * GiB), "3G");
+  EXPECT_EQ(format_size(0), "0");
+}

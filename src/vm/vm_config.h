@@ -1,0 +1,36 @@
+// VmConfig: everything the user asked for, parsed and validated by the CLI.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/size.h"
+
+namespace vireo {
+
+enum class AccelChoice { Auto, Kvm, Emu };
+
+// A test or auxiliary device requested with --device.
+struct DeviceSpec {
+  std::string kind;  // "debug-exit"
+  uint64_t iobase = 0;
+  uint64_t iosize = 0;
+};
+
+struct VmConfig {
+  std::string kernel_path;
+  std::string initrd_path;
+  std::string cmdline;
+  uint64_t memory_bytes = 512 * MiB;
+  unsigned cpus = 1;
+  AccelChoice accel = AccelChoice::Auto;
+  std::string trace_path;  // --trace: instruction trace (emu)
+  bool trace_io = false;   // log unclaimed port/MMIO accesses once each
+  std::vector<DeviceSpec> devices;
+};
+
+// Parses "debug-exit[,iobase=0xf4][,iosize=4]". Throws vireo::Error.
+DeviceSpec parse_device_spec(const std::string& text);
+
+}  // namespace vireo
