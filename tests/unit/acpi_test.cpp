@@ -89,7 +89,9 @@ AcpiConfig make_config(unsigned cpus, size_t virtio) {
   return c;
 }
 
-bool have_iasl() { return std::system("command -v iasl >/dev/null 2>&1") == 0; }
+bool have_tool(const std::string& tool) {
+  return std::system(("command -v " + tool + " >/dev/null 2>&1").c_str()) == 0;
+}
 
 std::string read_text(const std::filesystem::path& p) {
   std::ifstream in(p);
@@ -103,28 +105,46 @@ std::string lower(std::string s) {
   return s;
 }
 
-// Disassembles a DSDT with `iasl -d`; returns the .dsl text (empty after a failure).
+// A scratch directory for running the ACPICA tools, removed at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/vireo-acpi-test-XXXXXX";
+    if (const char* d = mkdtemp(tmpl)) path_ = d;
+  }
+  ~TempDir() {
+    if (!path_.empty()) std::filesystem::remove_all(path_);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+  void write(const std::string& name, const std::vector<uint8_t>& bytes) const {
+    std::ofstream out(path_ / name, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  }
+  // Runs `command` in the directory with its output in `log`; true when it exits 0.
+  bool run(const std::string& command, const std::string& log) const {
+    std::string cmd = "cd '" + path_.string() + "' && " + command + " </dev/null >" + log + " 2>&1";
+    int status = std::system(cmd.c_str());
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Disassembles a DSDT with `iasl -d`; returns the .dsl text.
 std::string disassemble(const std::vector<uint8_t>& dsdt) {
-  char tmpl[] = "/tmp/vireo-acpi-test-XXXXXX";
-  const char* dir = mkdtemp(tmpl);
-  if (!dir) {
-    ADD_FAILURE() << "mkdtemp failed";
-    return {};
-  }
-  std::filesystem::path d(dir);
-  {
-    std::ofstream out(d / "dsdt.dat", std::ios::binary);
-    out.write(reinterpret_cast<const char*>(dsdt.data()), static_cast<std::streamsize>(dsdt.size()));
-  }
-  std::string cmd = "cd '" + d.string() + "' && iasl -d dsdt.dat >iasl.log 2>&1";
-  int status = std::system(cmd.c_str());
-  std::string log = read_text(d / "iasl.log");
-  std::string dsl = read_text(d / "dsdt.dsl");
-  std::filesystem::remove_all(d);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "iasl failed:\n" << log;
+  TempDir dir;
+  EXPECT_FALSE(dir.path().empty()) << "mkdtemp failed";
+  dir.write("dsdt.dat", dsdt);
+  bool ok = dir.run("iasl -d dsdt.dat", "iasl.log");
+  std::string log = read_text(dir.path() / "iasl.log");
+  EXPECT_TRUE(ok) << "iasl failed:\n" << log;
   EXPECT_EQ(lower(log).find("error"), std::string::npos) << log;
   EXPECT_EQ(lower(log).find("warning"), std::string::npos) << log;
-  return dsl;
+  return read_text(dir.path() / "dsdt.dsl");
 }
 
 // The text of one Device block: from "Device (NAME)" to the next "Device (" or the end.
@@ -281,7 +301,7 @@ TEST_P(AcpiTables, MadtListsCpusIoapicOverrideAndNmi) {
 }
 
 TEST_P(AcpiTables, DsdtDisassemblesWithDevices) {
-  if (!have_iasl()) GTEST_SKIP() << "iasl not found: install acpica-tools to decode the DSDT";
+  if (!have_tool("iasl")) GTEST_SKIP() << "iasl not found: install acpica-tools to decode the DSDT";
   AcpiConfig cfg = config();
   AcpiImage image = build_acpi_tables(kAcpiTablesAddr, cfg);
   ImageReader r(image);
@@ -329,6 +349,29 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<AcpiTables::ParamType>& info) {
       return fmt::format("cpus{}_virtio{}", std::get<0>(info.param), std::get<1>(info.param));
     });
+
+// ACPICA's own interpreter (the code Linux runs) loads the FADT, MADT and DSDT
+// without complaint and reads \_S5_ as the package the sleep code expects.
+TEST(AcpiAcpica, LoadsTablesAndEvaluatesS5) {
+  if (!have_tool("acpiexec")) GTEST_SKIP() << "acpiexec not found: install acpica-tools";
+  AcpiImage image = build_acpi_tables(kAcpiTablesAddr, make_config(2, 2));
+  ImageReader r(image);
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  dir.write("facp.dat", r.copy(image.fadt, r.u32(image.fadt + 4)));
+  dir.write("apic.dat", r.copy(image.madt, r.u32(image.madt + 4)));
+  dir.write("dsdt.dat", r.copy(image.dsdt, r.u32(image.dsdt + 4)));
+  bool ok = dir.run("timeout 60 acpiexec -b 'Evaluate \\_S5_' facp.dat apic.dat dsdt.dat", "acpiexec.log");
+  std::string log = read_text(dir.path() / "acpiexec.log");
+  EXPECT_TRUE(ok) << log;
+  EXPECT_EQ(lower(log).find("error"), std::string::npos) << log;
+  EXPECT_EQ(lower(log).find("warning"), std::string::npos) << log;
+  size_t pkg = log.find("[Package] Contains 2 Elements:");
+  ASSERT_NE(pkg, std::string::npos) << log;
+  size_t first = log.find("[Integer] = ", pkg);
+  ASSERT_NE(first, std::string::npos) << log;
+  EXPECT_EQ(log.substr(first, 28), fmt::format("[Integer] = {:016X}", kAcpiS5SleepType)) << log;
+}
 
 TEST(AcpiConfigLimits, CpuCount) {
   EXPECT_NO_THROW(build_acpi_tables(kAcpiTablesAddr, make_config(254, 0)));
