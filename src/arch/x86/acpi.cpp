@@ -135,6 +135,9 @@ constexpr uint16_t kBootArchVgaNotPresent = 1u << 2;
 // FADT (§5.2.9), revision 6.5 (major 6, minor 5), for a hardware-reduced platform
 // (§4.1): no PM1/PM2/PM timer/GPE blocks, no SMI command port, no FACS. Sleep goes
 // through SLEEP_CONTROL_REG/SLEEP_STATUS_REG (§4.8.3.7), reset through RESET_REG (§4.8.3.6).
+// A Linux guest that sees HW_REDUCED_ACPI uses no 8259 PIC and sets up no PIT/HPET
+// timer: its interrupts go through the I/O APIC, its timer is the local APIC's, and it
+// needs the TSC frequency (CPUID 0x15/0x16 or tsc_early_khz) to calibrate.
 std::vector<uint8_t> build_fadt(uint64_t dsdt) {
   TableBytes t = start_sdt("FACP", 6);
   t.u32(0);                             // 36 FIRMWARE_CTRL: no FACS (allowed when HW-reduced)
@@ -159,11 +162,13 @@ std::vector<uint8_t> build_fadt(uint64_t dsdt) {
   t.u8(0);                              // 106 DAY_ALRM
   t.u8(0);                              // 107 MON_ALRM
   t.u8(0);                              // 108 CENTURY
-  // 109 IAPC_BOOT_ARCH. LEGACY_DEVICES clear: the only legacy device, COM1, is described
-  // in the DSDT. 8042 clear: the guest must not probe a keyboard controller (reset goes
-  // through RESET_REG). VGA Not Present set: there is no VGA. CMOS RTC Not Present clear:
-  // the machine's legacy set includes the CMOS/RTC at ports 0x70/0x71, where the guest
-  // reads its wall-clock time.
+  // 109 IAPC_BOOT_ARCH (§5.2.9.3). LEGACY_DEVICES clear: the only legacy device the guest
+  // must enumerate, COM1, is in the DSDT. 8042 clear: the i8042 model only serves reset
+  // and reports no keyboard; with the bit clear and no PNP0303 device in the DSDT, Linux
+  // skips probing it (saving port exits), and its reboot fallback still reaches port
+  // 0x64. VGA Not Present set: there is no VGA. CMOS RTC Not Present clear: the machine's
+  // legacy set includes a CMOS/RTC at 0x70/0x71 (Linux reads the boot wall-clock time
+  // there whatever this bit says; the bit only stops it registering the RTC device).
   t.u16(kBootArchVgaNotPresent);
   t.u8(0);                              // 111 reserved
   // 112 Flags. WBINVD: the instruction works (both accelerators). PWR_BUTTON/SLP_BUTTON:
