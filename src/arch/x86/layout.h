@@ -7,7 +7,8 @@
 namespace vireo::x86 {
 
 // Low memory used by the firmware-less boot path.
-constexpr uint64_t kGdtAddr = 0x500;            // boot GDT (null, null, code64 0x10, data 0x18)
+constexpr uint64_t kGdtAddr = 0x500;            // boot GDT, layout in arch/x86/boot_cpu.h (0x30 bytes)
+constexpr uint64_t kBootTssAddr = 0x600;        // zeroed 104-byte TSS the boot GDT's TR points at
 constexpr uint64_t kBootParamsAddr = 0x7000;    // Linux zero page / PVH start_info page
 constexpr uint64_t kPml4Addr = 0x9000;          // identity page tables: PML4
 constexpr uint64_t kPdptAddr = 0xA000;          //   PDPT
