@@ -27,6 +27,11 @@ run: build guest
 test: build guest
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
 
+# make difftest N=1000000: N random cases, the interpreter against the CPU.
+N ?= 100000
+difftest: build
+	@$(BUILD)/tests/difftest/vireo_difftest --count $(N)
+
 bench: build guest
 	@scripts/install-deps.sh --bench
 	@bench/run-all.sh $(BUILD)
