@@ -1,0 +1,21 @@
+#include "cpu/emu/emu_accelerator.h"
+
+#include "base/error.h"
+#include "cpu/emu/emu_vcpu.h"
+
+namespace vireo::emu {
+
+EmuAccelerator::EmuAccelerator(const MachineContext& machine) : machine_(machine) {
+  if (!machine.memory || !machine.pio || !machine.mmio) fail("the emulator needs guest memory and both I/O buses");
+}
+
+std::unique_ptr<Vcpu> EmuAccelerator::create_vcpu(unsigned index) {
+  if (index >= machine_.num_cpus) fail("vCPU index {} is out of range ({} vCPUs)", index, machine_.num_cpus);
+  auto vcpu = std::make_unique<EmuVcpu>(machine_, index);
+  if (trace_) vcpu->set_trace(trace_);
+  return vcpu;
+}
+
+std::unique_ptr<IrqLine> EmuAccelerator::create_irq_line(unsigned gsi) { return std::make_unique<RecordingIrqLine>(gsi); }
+
+}  // namespace vireo::emu

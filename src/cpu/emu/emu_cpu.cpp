@@ -1,0 +1,626 @@
+#include "cpu/emu/emu_cpu.h"
+
+#include <time.h>
+
+#include "base/error.h"
+#include "bus/io_bus.h"
+#include "cpu/emu/trace.h"
+#include "memory/guest_memory.h"
+
+namespace vireo::emu {
+
+// One decoded instruction in the decode cache, keyed by guest-physical address. A hit
+// also compares the instruction's bytes with memory, so any write to code (by this
+// CPU, another vCPU or a device's DMA) is seen without write tracking.
+struct EmuCpu::CachedInsn {
+  uint64_t phys = ~0ull;
+  CpuMode mode = CpuMode::Long64;
+  uint8_t bytes[15] = {};
+  Handler handler = nullptr;
+  DecodedInsn d;
+};
+
+namespace {
+constexpr unsigned kICacheSize = 1u << 14;
+constexpr unsigned kPollInterval = 64;  // instructions between interrupt/stop polls
+constexpr uint64_t kPhysAddrMask = 0x000000fffffff000ull;  // MAXPHYADDR 40 (cpuid 0x80000008)
+constexpr uint64_t kPteReservedHigh = 0x000fff0000000000ull;  // bits 51:40
+
+unsigned icache_index(uint64_t pa) { return static_cast<unsigned>((pa ^ (pa >> 14)) & (kICacheSize - 1)); }
+}  // namespace
+
+EmuCpu::EmuCpu(const MachineContext& machine, unsigned index)
+    : machine_(machine), mem_(machine.memory), index_(index), icache_(new CachedInsn[kICacheSize]) {
+  update_mode();
+}
+
+EmuCpu::~EmuCpu() = default;
+
+void EmuCpu::state_changed() {
+  s.cpl = s.seg[CS].selector & 3;
+  if (s.seg[CS].l && long_mode()) s.cpl = s.seg[SS].dpl;
+  update_mode();
+  flush_tlb();
+}
+
+void EmuCpu::update_mode() {
+  if (long_mode() && s.seg[CS].l) {
+    mode_ = CpuMode::Long64;
+    la_mask_ = ~0ull;
+    for (unsigned i = 0; i < 4; ++i) seg_base_[i] = 0;
+  } else {
+    mode_ = s.seg[CS].db ? CpuMode::Prot32 : CpuMode::Prot16;
+    la_mask_ = 0xffffffffull;
+    for (unsigned i = 0; i < 4; ++i) seg_base_[i] = s.seg[i].base;
+  }
+  seg_base_[FS] = s.seg[FS].base;
+  seg_base_[GS] = s.seg[GS].base;
+}
+
+// ---- MMU ---------------------------------------------------------------------------
+
+void EmuCpu::flush_tlb() {
+  for (TlbEntry& e : tlb_) e.tag = 1;
+}
+
+void EmuCpu::flush_tlb_page(uint64_t la) {
+  TlbEntry& e = tlb_[(la >> 12) & (kTlbSize - 1)];
+  if (e.tag == (la & ~0xfffull)) e.tag = 1;
+}
+
+const TlbEntry& EmuCpu::translate(uint64_t la, Access access, bool as_user) {
+  const TlbEntry& e = tlb_[(la >> 12) & (kTlbSize - 1)];
+  if (e.tag == (la & ~0xfffull) && (e.perms & perm_bit(access, as_user))) return e;
+  return walk(la, access, as_user);
+}
+
+// 4-level paging (SDM Vol. 3 4.5), permission rules of 4.6, A/D updates of 4.8.
+const TlbEntry& EmuCpu::walk(uint64_t la, Access access, bool as_user) {
+  uint64_t page = la & ~0xfffull;
+  uint64_t phys;
+  uint32_t perms;
+  if (!(s.cr0 & x86::CR0_PG)) {
+    phys = page & 0xfffff000ull;
+    perms = 0x3f;
+  } else {
+    if (!long_mode()) {
+      throw CpuExit{VcpuExitKind::InternalError,
+                    fmt::format("paging without long mode (32-bit or PAE paging) is not implemented (cr0={:#x} "
+                                "cr4={:#x} efer={:#x})",
+                                s.cr0, s.cr4, s.efer)};
+    }
+    if (!is_canonical(la)) fault(kGP, 0);
+    const bool nxe = s.efer & x86::EFER_NXE;
+    uint32_t err_extra = (access == Access::Write ? pferr::W : 0) | (as_user ? pferr::U : 0) |
+                         (access == Access::Exec && nxe ? pferr::ID : 0);
+    auto page_fault = [&](uint32_t err) {
+      s.cr2 = la;
+      fault(kPF, err | err_extra);
+    };
+    uint64_t table = s.cr3 & kPhysAddrMask;
+    bool writable = true, usr = true, nx = false;
+    uint64_t* entries[4];
+    unsigned n = 0;
+    int level = 4;
+    uint64_t pte = 0;
+    for (;;) {
+      uint64_t pte_pa = table + ((la >> (12 + 9 * (level - 1))) & 511) * 8;
+      uint8_t* hp = mem_->host_ptr(pte_pa, 8);
+      if (!hp) {
+        throw CpuExit{VcpuExitKind::InternalError,
+                      fmt::format("page-table entry at guest-physical {:#x} (for linear {:#x}) is outside guest RAM",
+                                  pte_pa, la)};
+      }
+      uint64_t* p = reinterpret_cast<uint64_t*>(hp);
+      pte = __atomic_load_n(p, __ATOMIC_RELAXED);
+      if (!(pte & 1)) page_fault(0);
+      bool large = (pte & 0x80) && (level == 2 || level == 3);
+      bool rsvd = (pte & kPteReservedHigh) || (!nxe && (pte >> 63)) || (level == 4 && (pte & 0x80)) ||
+                  (large && level == 3 && (pte & 0x3fffe000ull)) || (large && level == 2 && (pte & 0x1fe000ull));
+      if (rsvd) page_fault(pferr::P | pferr::RSVD);
+      writable &= (pte & 2) != 0;
+      usr &= (pte & 4) != 0;
+      if (nxe && (pte >> 63)) nx = true;
+      entries[n++] = p;
+      if (level == 1) {
+        phys = pte & kPhysAddrMask;
+        break;
+      }
+      if (large) {
+        uint64_t span = level == 3 ? (1ull << 30) : (1ull << 21);
+        phys = (pte & kPhysAddrMask & ~(span - 1)) | (la & (span - 1) & ~0xfffull);
+        break;
+      }
+      table = pte & kPhysAddrMask;
+      --level;
+    }
+    const bool wp = s.cr0 & x86::CR0_WP;
+    bool ok;
+    switch (access) {
+      case Access::Read: ok = !as_user || usr; break;
+      case Access::Write: ok = as_user ? (usr && writable) : (writable || !wp); break;
+      default: ok = !nx && (!as_user || usr); break;
+    }
+    if (!ok) page_fault(pferr::P);
+    for (unsigned i = 0; i < n; ++i) {
+      if (!(__atomic_load_n(entries[i], __ATOMIC_RELAXED) & 0x20)) __atomic_fetch_or(entries[i], 0x20ull, __ATOMIC_SEQ_CST);
+    }
+    bool dirty = pte & 0x40;
+    if (access == Access::Write && !dirty) {
+      __atomic_fetch_or(entries[n - 1], 0x40ull, __ATOMIC_SEQ_CST);
+      dirty = true;
+    }
+    // Writes through the TLB only once D is set, so the first write still walks.
+    perms = 0x1;                                  // supervisor read
+    if ((writable || !wp) && dirty) perms |= 0x2; // supervisor write
+    if (!nx) perms |= 0x4;                        // supervisor execute (no SMEP)
+    if (usr) {
+      perms |= 0x8;
+      if (writable && dirty) perms |= 0x10;
+      if (!nx) perms |= 0x20;
+    }
+  }
+  TlbEntry& e = tlb_[(la >> 12) & (kTlbSize - 1)];
+  e.tag = page;
+  e.phys = phys;
+  e.host = mem_->host_ptr(phys, 4096);
+  e.perms = perms;
+  return e;
+}
+
+// ---- memory slow paths -------------------------------------------------------------
+
+uint64_t EmuCpu::phys_read(uint64_t pa, uint8_t* host, unsigned size) {
+  if (host) return load_host(host, size);
+  uint64_t v = 0;
+  machine_.mmio->read(pa, size, v);
+  return v;
+}
+
+void EmuCpu::phys_write(uint64_t pa, uint8_t* host, unsigned size, uint64_t v) {
+  if (host) {
+    store_host(host, size, v);
+    return;
+  }
+  machine_.mmio->write(pa, size, v);
+}
+
+uint64_t EmuCpu::read_slow(uint64_t la, unsigned size, bool as_user) {
+  unsigned off = la & 0xfff;
+  if (off + size <= 4096) {
+    const TlbEntry& e = translate(la, Access::Read, as_user);
+    return phys_read(e.phys | off, e.host ? e.host + off : nullptr, size);
+  }
+  uint8_t buf[8];
+  unsigned first = 4096 - off;
+  TlbEntry a = translate(la, Access::Read, as_user);
+  TlbEntry b = translate((la + first) & la_mask_, Access::Read, as_user);
+  for (unsigned i = 0; i < size; ++i) {
+    const TlbEntry& e = i < first ? a : b;
+    unsigned o = i < first ? off + i : i - first;
+    buf[i] = static_cast<uint8_t>(phys_read(e.phys | o, e.host ? e.host + o : nullptr, 1));
+  }
+  uint64_t v = 0;
+  std::memcpy(&v, buf, size);
+  return v;
+}
+
+void EmuCpu::write_slow(uint64_t la, unsigned size, uint64_t v, bool as_user) {
+  unsigned off = la & 0xfff;
+  if (off + size <= 4096) {
+    const TlbEntry& e = translate(la, Access::Write, as_user);
+    phys_write(e.phys | off, e.host ? e.host + off : nullptr, size, v);
+    return;
+  }
+  unsigned first = 4096 - off;
+  TlbEntry a = translate(la, Access::Write, as_user);
+  TlbEntry b = translate((la + first) & la_mask_, Access::Write, as_user);
+  for (unsigned i = 0; i < size; ++i) {
+    const TlbEntry& e = i < first ? a : b;
+    unsigned o = i < first ? off + i : i - first;
+    phys_write(e.phys | o, e.host ? e.host + o : nullptr, 1, (v >> (8 * i)) & 0xff);
+  }
+}
+
+uint8_t* EmuCpu::writable_host_ptr(uint64_t la, unsigned size) {
+  unsigned off = la & 0xfff;
+  if (off + size > 4096) return nullptr;
+  const TlbEntry& e = translate(la, Access::Write, user());
+  return e.host ? e.host + off : nullptr;
+}
+
+void EmuCpu::read_bytes(uint64_t la, void* dst, unsigned size) {
+  uint8_t* out = static_cast<uint8_t*>(dst);
+  while (size > 0) {
+    unsigned off = la & 0xfff;
+    unsigned chunk = std::min(size, 4096 - off);
+    const TlbEntry& e = translate(la, Access::Read, user());
+    if (e.host) {
+      std::memcpy(out, e.host + off, chunk);
+    } else {
+      machine_.mmio->read_bytes(e.phys | off, out, chunk);
+    }
+    out += chunk;
+    la = (la + chunk) & la_mask_;
+    size -= chunk;
+  }
+}
+
+void EmuCpu::write_bytes(uint64_t la, const void* src, unsigned size) {
+  // Check every page first so a fault leaves memory untouched.
+  for (uint64_t p = la & ~0xfffull; p < la + size; p += 4096) translate(p < la ? la : p, Access::Write, user());
+  const uint8_t* in = static_cast<const uint8_t*>(src);
+  while (size > 0) {
+    unsigned off = la & 0xfff;
+    unsigned chunk = std::min(size, 4096 - off);
+    const TlbEntry& e = translate(la, Access::Write, user());
+    if (e.host) {
+      std::memcpy(e.host + off, in, chunk);
+    } else {
+      machine_.mmio->write_bytes(e.phys | off, in, chunk);
+    }
+    in += chunk;
+    la = (la + chunk) & la_mask_;
+    size -= chunk;
+  }
+}
+
+// ---- control registers -------------------------------------------------------------
+
+// MOV to CR0 (SDM Vol. 3 2.5, 9.8.5 for entering IA-32e mode).
+void EmuCpu::write_cr0(uint64_t v) {
+  if (v >> 32) fault(kGP, 0);
+  if ((v & x86::CR0_PG) && !(v & x86::CR0_PE)) fault(kGP, 0);
+  if ((v & (1ull << 29)) && !(v & (1ull << 30))) fault(kGP, 0);  // NW without CD
+  uint64_t old = s.cr0;
+  if (!(old & x86::CR0_PG) && (v & x86::CR0_PG) && (s.efer & x86::EFER_LME)) {
+    if (!(s.cr4 & x86::CR4_PAE)) fault(kGP, 0);
+    s.efer |= x86::EFER_LMA;
+  }
+  if ((old & x86::CR0_PG) && !(v & x86::CR0_PG)) {
+    if (mode_ == CpuMode::Long64) fault(kGP, 0);
+    s.efer &= ~x86::EFER_LMA;
+  }
+  if (!(v & x86::CR0_PE)) {
+    throw CpuExit{VcpuExitKind::InternalError, "the guest left protected mode (real mode is not implemented)"};
+  }
+  s.cr0 = v | x86::CR0_ET;
+  if ((old ^ v) & (x86::CR0_PG | x86::CR0_WP | x86::CR0_PE)) flush_tlb();
+  update_mode();
+}
+
+void EmuCpu::write_cr3(uint64_t v) {
+  // Without PCID every CR3 write flushes the non-global translations; this TLB flushes
+  // all of them, which the architecture allows.
+  s.cr3 = v & 0x000ffffffffff018ull;
+  flush_tlb();
+}
+
+void EmuCpu::write_cr4(uint64_t v) {
+  // Supported: TSD DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT (bits 2..10).
+  constexpr uint64_t kAllowed = 0x7fcull;
+  if (v & ~kAllowed) fault(kGP, 0);
+  if (long_mode() && !(v & x86::CR4_PAE)) fault(kGP, 0);
+  uint64_t old = s.cr4;
+  s.cr4 = v;
+  if ((old ^ v) & (x86::CR4_PGE | x86::CR4_PAE | x86::CR4_PSE)) flush_tlb();
+}
+
+void EmuCpu::write_efer(uint64_t v) {
+  constexpr uint64_t kAllowed = x86::EFER_SCE | x86::EFER_LME | x86::EFER_LMA | x86::EFER_NXE;
+  if (v & ~kAllowed) fault(kGP, 0);
+  if ((s.cr0 & x86::CR0_PG) && ((v ^ s.efer) & x86::EFER_LME)) fault(kGP, 0);
+  uint64_t old = s.efer;
+  s.efer = (v & ~x86::EFER_LMA) | (old & x86::EFER_LMA);  // LMA is read-only
+  if ((old ^ s.efer) & x86::EFER_NXE) flush_tlb();
+}
+
+// ---- segments ------------------------------------------------------------------------
+
+uint64_t EmuCpu::read_descriptor(uint16_t selector, uint64_t* high) {
+  bool local = selector & 4;
+  uint64_t base = local ? s.ldt.base : s.gdt.base;
+  uint32_t limit = local ? s.ldt.limit : s.gdt.limit;
+  if (local && s.ldt.unusable) fault(kGP, selector & 0xfffc);
+  uint32_t off = selector & ~7u;
+  if (off + 7 > limit || (high && off + 15 > limit)) fault(kGP, selector & 0xfffc);
+  uint64_t la = (base + off) & la_mask_;
+  if (high) *high = read_sys((la + 8) & la_mask_, 8);
+  return read_sys(la, 8);
+}
+
+// Segment descriptor layout: SDM Vol. 3 3.4.5.
+Segment EmuCpu::parse_descriptor(uint64_t d, uint16_t selector) {
+  Segment sg;
+  sg.selector = selector;
+  sg.base = ((d >> 16) & 0xffffff) | (((d >> 56) & 0xff) << 24);
+  uint32_t limit = static_cast<uint32_t>((d & 0xffff) | (((d >> 48) & 0xf) << 16));
+  sg.g = (d >> 55) & 1;
+  sg.limit = sg.g ? (limit << 12) | 0xfff : limit;
+  sg.type = (d >> 40) & 0xf;
+  sg.s = (d >> 44) & 1;
+  sg.dpl = (d >> 45) & 3;
+  sg.present = (d >> 47) & 1;
+  sg.avl = (d >> 52) & 1;
+  sg.l = (d >> 53) & 1;
+  sg.db = (d >> 54) & 1;
+  sg.unusable = false;
+  return sg;
+}
+
+void EmuCpu::set_segment(unsigned seg, const Segment& value) {
+  s.seg[seg] = value;
+  update_mode();
+}
+
+void EmuCpu::set_cs(const Segment& cs, uint8_t cpl) {
+  s.seg[CS] = cs;
+  s.cpl = cpl;
+  update_mode();
+}
+
+// MOV/POP to DS ES FS GS SS in protected mode (SDM Vol. 2 "MOV—Move", "POP").
+void EmuCpu::load_data_segment(unsigned seg, uint16_t selector) {
+  if ((selector & ~3u) == 0) {
+    if (seg == SS && !(mode_ == CpuMode::Long64 && s.cpl != 3 && (selector & 3) == s.cpl)) fault(kGP, 0);
+    Segment null;
+    null.selector = selector;
+    null.unusable = true;
+    null.present = false;
+    null.base = 0;
+    null.limit = 0;
+    if (seg == SS) {
+      null.dpl = s.cpl;
+      null.db = true;
+    }
+    set_segment(seg, null);
+    return;
+  }
+  uint64_t d = read_descriptor(selector);
+  Segment sg = parse_descriptor(d, selector);
+  uint32_t err = selector & 0xfffc;
+  bool code = sg.type & 8;
+  if (!sg.s) fault(kGP, err);
+  if (seg == SS) {
+    if (code || !(sg.type & 2) || (selector & 3) != s.cpl || sg.dpl != s.cpl) fault(kGP, err);
+    if (!sg.present) fault(kSS, err);
+  } else {
+    if (code && !(sg.type & 2)) fault(kGP, err);
+    bool conforming_code = code && (sg.type & 4);
+    if (!conforming_code && ((selector & 3) > sg.dpl || s.cpl > sg.dpl)) fault(kGP, err);
+    if (!sg.present) fault(kNP, err);
+  }
+  if (!(sg.type & 1)) {  // set the accessed bit in the descriptor
+    sg.type |= 1;
+    uint64_t base = (selector & 4) ? s.ldt.base : s.gdt.base;
+    write_sys((base + (selector & ~7u) + 5) & la_mask_, 1, (d >> 40 & 0xff) | 1);
+  }
+  set_segment(seg, sg);
+}
+
+// Far JMP/CALL to a code segment (SDM Vol. 2 "JMP", "CALL", protected-mode paths).
+void EmuCpu::far_transfer(uint16_t selector, uint64_t offset, bool is_call, unsigned osize) {
+  if ((selector & ~3u) == 0) fault(kGP, 0);
+  uint64_t d = read_descriptor(selector);
+  Segment cs = parse_descriptor(d, selector);
+  uint32_t err = selector & 0xfffc;
+  if (!cs.s || !(cs.type & 8)) {
+    throw CpuExit{VcpuExitKind::InternalError,
+                  fmt::format("far {} through a gate or TSS (selector {:#x}) is not implemented",
+                              is_call ? "call" : "jump", selector)};
+  }
+  if (cs.type & 4) {
+    if (cs.dpl > s.cpl) fault(kGP, err);
+  } else if ((selector & 3) > s.cpl || cs.dpl != s.cpl) {
+    fault(kGP, err);
+  }
+  if (!cs.present) fault(kNP, err);
+  if (long_mode() && cs.l && cs.db) fault(kGP, err);
+  if (is_call) {
+    push(s.seg[CS].selector, osize);
+    push(next_rip, osize);
+  }
+  cs.selector = static_cast<uint16_t>((selector & ~3u) | s.cpl);
+  cs.type |= 1;
+  set_cs(cs, s.cpl);
+  next_rip = mode_ == CpuMode::Long64 ? offset : offset & size_mask(osize);
+}
+
+// ---- ports ---------------------------------------------------------------------------
+
+void EmuCpu::check_io_privilege() {
+  // CPL > IOPL would consult the TSS I/O permission bitmap; vireo grants none.
+  if (s.cpl > ((s.flags.bits >> 12) & 3)) fault(kGP, 0);
+}
+
+uint64_t EmuCpu::port_in(uint16_t port, unsigned size) {
+  uint64_t v = 0;
+  machine_.pio->read(port, size, v);
+  return v;
+}
+
+void EmuCpu::port_out(uint16_t port, unsigned size, uint64_t value) { machine_.pio->write(port, size, value); }
+
+uint64_t EmuCpu::read_tsc() const {
+  // A constant-rate 1 GHz TSC (CPUID 0x15: 25 MHz crystal x 40) from the host's
+  // monotonic clock, plus the guest's offset (writes to IA32_TSC).
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  uint64_t ns = uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+  return ns + static_cast<uint64_t>(s.tsc_offset);
+}
+
+// ---- the loop ------------------------------------------------------------------------
+
+void EmuCpu::unimplemented(const DecodedInsn& d, const char* what) {
+  (void)d;
+  throw CpuExit{VcpuExitKind::InternalError,
+                fmt::format("{}: {}", what ? what : "instruction not implemented", describe_insn(*this, s.rip))};
+}
+
+const EmuCpu::CachedInsn& EmuCpu::fetch() {
+  uint64_t la = linear(CS, s.rip);
+  const TlbEntry* e = &tlb_[(la >> 12) & (kTlbSize - 1)];
+  bool as_user = user();
+  if (!(e->tag == (la & ~0xfffull) && (e->perms & perm_bit(Access::Exec, as_user))))
+    e = &translate(la, Access::Exec, as_user);
+  if (!e->host) {
+    throw CpuExit{VcpuExitKind::InternalError,
+                  fmt::format("instruction fetch from non-RAM address {:#x} (rip {:#x})", e->phys | (la & 0xfff), s.rip)};
+  }
+  unsigned off = la & 0xfff;
+  uint64_t pa = e->phys | off;
+  const uint8_t* host = e->host + off;
+  unsigned avail = 4096 - off;
+  CachedInsn& c = icache_[icache_index(pa)];
+  if (c.phys == pa && c.mode == mode_ && c.d.len <= avail && std::memcmp(c.bytes, host, c.d.len) == 0) return c;
+  c.phys = ~0ull;
+  DecodeStatus st = decode(host, avail, mode_, c.d);
+  if (st == DecodeStatus::Truncated) {
+    // The instruction continues on the next page: decode from a copy, uncached.
+    static thread_local CachedInsn cross;
+    uint8_t buf[15];
+    std::memcpy(buf, host, avail);
+    const TlbEntry& e2 = translate((la + avail) & la_mask_, Access::Exec, as_user);
+    if (!e2.host) throw CpuExit{VcpuExitKind::InternalError, "instruction fetch runs into non-RAM memory"};
+    std::memcpy(buf + avail, e2.host, 15 - avail);
+    st = decode(buf, 15, mode_, cross.d);
+    if (st == DecodeStatus::TooLong) fault(kGP, 0);
+    if (st != DecodeStatus::Ok) fault(kUD);
+    cross.handler = handler_table()[cross.d.op];
+    std::memcpy(cross.bytes, buf, cross.d.len);
+    return cross;
+  }
+  if (st == DecodeStatus::TooLong) fault(kGP, 0);
+  if (st != DecodeStatus::Ok) fault(kUD);
+  std::memcpy(c.bytes, host, c.d.len);
+  c.mode = mode_;
+  c.handler = handler_table()[c.d.op];
+  c.phys = pa;
+  return c;
+}
+
+// LOCK is valid only on these read-modify-write forms with a memory destination
+// (SDM Vol. 2 "LOCK"); anything else is #UD.
+static bool lockable(const DecodedInsn& d) {
+  if (!d.mem()) return false;
+  uint8_t op = d.opcode();
+  unsigned r = (d.modrm >> 3) & 7;
+  if (d.map() == kMapOne) {
+    if (op < 0x40 && (op & 7) < 2 && (op & 0x38) != 0x38) return true;  // ADD..XOR Eb/Ev,G (not CMP)
+    if (op >= 0x80 && op <= 0x83) return r != 7;
+    if (op == 0x86 || op == 0x87) return true;
+    if (op == 0xf6 || op == 0xf7) return r == 2 || r == 3;
+    if (op == 0xfe || op == 0xff) return r < 2;
+    return false;
+  }
+  if (d.map() == kMap0F) {
+    switch (op) {
+      case 0xab: case 0xb3: case 0xbb: case 0xb0: case 0xb1: case 0xc0: case 0xc1: return true;
+      case 0xba: return r >= 4;
+      case 0xc7: return r == 1;
+      default: return false;
+    }
+  }
+  return false;
+}
+
+void EmuCpu::step() {
+  const CachedInsn& c = fetch();
+  const DecodedInsn& d = c.d;
+  if (tracer_) tracer_->before(*this, c.bytes, d.len);
+  if (d.prefixes & kPrefixLock) {
+    if (!lockable(d)) fault(kUD);
+  }
+  next_rip = s.rip + d.len;
+  if (mode_ != CpuMode::Long64) next_rip &= 0xffffffffull;
+  bool shadowed = interrupt_shadow;
+  c.handler(*this, d);
+  s.rip = next_rip;
+  ++instructions;
+  if (shadowed) {
+    interrupt_shadow = false;
+    poll_countdown_ = 1;
+  }
+  if (tracer_) tracer_->after(*this);
+}
+
+void EmuCpu::take_interrupt() {
+  uint8_t vector = irq_->acknowledge();
+  halted_ = false;
+  try {
+    deliver(vector, false, 0, false, s.rip);
+  } catch (const GuestFault& f) {
+    deliver_fault(f);
+  }
+}
+
+void EmuCpu::deliver_fault(const GuestFault& f) {
+  if (tracer_) tracer_->exception(*this, f.vector, f.has_error, f.error);
+  try {
+    deliver(f.vector, f.has_error, f.error, false, s.rip);
+  } catch (const GuestFault& second) {
+    // SDM Vol. 3 6.15, interrupt 8: a fault while delivering a fault.
+    if (f.vector == kDF) {
+      throw CpuExit{VcpuExitKind::Shutdown, fmt::format("triple fault: {} while delivering #DF (rip {:#x})",
+                                                        vector_name(second.vector), s.rip)};
+    }
+    if (makes_double_fault(f.vector, second.vector)) {
+      deliver_fault(GuestFault{kDF, true, 0});
+    } else {
+      deliver_fault(second);
+    }
+  }
+}
+
+void EmuCpu::do_hlt() {
+  s.rip = next_rip;  // an interrupt returns after the HLT
+  if (!(s.flags.bits & rf::IF) || !irq_) {
+    throw CpuExit{VcpuExitKind::Halted,
+                  fmt::format("hlt at {:#x} with {}", s.rip, irq_ ? "interrupts disabled" : "no interrupt source")};
+  }
+  halted_ = true;
+  while (!irq_->pending()) {
+    if (stop_ && stop_->load(std::memory_order_relaxed)) throw CpuExit{VcpuExitKind::Stopped, ""};
+    if (!halt_wait_ || !halt_wait_(halt_ctx_)) {
+      if (!irq_->pending()) {
+        throw CpuExit{VcpuExitKind::Halted, fmt::format("hlt at {:#x} and nothing can wake the CPU", s.rip)};
+      }
+    }
+  }
+  next_rip = s.rip;
+  poll_countdown_ = 1;
+}
+
+VcpuExit EmuCpu::run(std::atomic<bool>& stop) {
+  stop_ = &stop;
+  if (!(s.cr0 & x86::CR0_PE)) {
+    return {VcpuExitKind::InternalError, "the emulator starts only in protected or long mode (CR0.PE = 0)"};
+  }
+  update_mode();
+  poll_countdown_ = 1;
+  for (;;) {
+    try {
+      for (;;) {
+        if (--poll_countdown_ == 0) {
+          poll_countdown_ = kPollInterval;
+          if (stop.load(std::memory_order_relaxed)) return {VcpuExitKind::Stopped, ""};
+          if (irq_ && (s.flags.bits & rf::IF) && !interrupt_shadow && irq_->pending()) take_interrupt();
+        }
+        step();
+      }
+    } catch (const GuestFault& f) {
+      try {
+        deliver_fault(f);
+      } catch (const CpuExit& e) {
+        return {e.kind, e.message};
+      }
+    } catch (const CpuExit& e) {
+      return {e.kind, e.message};
+    } catch (const GuestMemoryError& e) {
+      return {VcpuExitKind::InternalError, fmt::format("guest memory access failed at rip {:#x}: {}", s.rip, e.what())};
+    }
+  }
+}
+
+}  // namespace vireo::emu

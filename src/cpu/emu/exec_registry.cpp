@@ -1,0 +1,33 @@
+// The opcode -> handler table, built once from the instruction families.
+#include "cpu/emu/exec_common.h"
+
+namespace vireo::emu {
+namespace {
+
+void exec_unimplemented(EmuCpu& c, const DecodedInsn& d) { c.unimplemented(d); }
+
+HandlerTable build() {
+  HandlerTable t;
+  t.fill(exec_unimplemented);
+  register_alu(t);
+  register_shift(t);
+  register_muldiv(t);
+  register_bit(t);
+  register_string(t);
+  register_control(t);
+  register_stack(t);
+  register_move(t);
+  register_system(t);
+  register_sse(t);
+  register_x87(t);
+  return t;
+}
+
+}  // namespace
+
+const HandlerTable& handler_table() {
+  static const HandlerTable table = build();
+  return table;
+}
+
+}  // namespace vireo::emu
