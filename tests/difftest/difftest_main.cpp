@@ -3,7 +3,7 @@
 // on the interpreter from the same initial state; every general register, RIP, the
 // defined RFLAGS bits, the SSE registers and the written memory must agree.
 //
-//   vireo_difftest --count N --seed S [--family NAME] [--verbose] [--case I]
+//   vireo_difftest --count N --seed S [--family NAME,...] [--verbose] [--case I]
 //
 // Prints per-family counts of cases run and divergent, and for the first divergence
 // of each family the instruction sequence (disassembled, the first divergent
@@ -115,8 +115,8 @@ int main(int argc, char** argv) {
   bool cpu_only = false, emu_only = false;
   app.add_option("--count", count, "number of random test cases")->capture_default_str();
   app.add_option("--seed", seed, "random seed")->capture_default_str();
-  app.add_option("--family", family_filter, "only this instruction family (alu, shift, muldiv, bit, cond, string, "
-                                            "xchg, lea, movx, stack, sse)");
+  app.add_option("--family", family_filter, "only these instruction families, comma-separated (alu, shift, muldiv, "
+                                            "bit, cond, string, xchg, lea, movx, stack, sse)");
   app.add_flag("--verbose", verbose, "report every divergent case, not only the first of each family");
   app.add_option("--case", single_case, "run only case number I of this seed (as reported)");
   app.add_flag("--cpu-only", cpu_only, "run the KVM side only (harness check, timing)");
@@ -125,12 +125,20 @@ int main(int argc, char** argv) {
 
   std::vector<Family> families = Generator::families();
   if (!family_filter.empty()) {
-    Family f;
-    if (!parse_family(family_filter, f) || f == Family::Setup || f == Family::Fault) {
-      fmt::print(stderr, "vireo_difftest: unknown family '{}'\n", family_filter);
-      return 2;
+    families.clear();
+    size_t start = 0;
+    while (start <= family_filter.size()) {
+      size_t comma = family_filter.find(',', start);
+      std::string name = family_filter.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      Family f;
+      if (!parse_family(name, f) || f == Family::Setup || f == Family::Fault) {
+        fmt::print(stderr, "vireo_difftest: unknown family '{}'\n", name);
+        return 2;
+      }
+      families.push_back(f);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
     }
-    families = {f};
   }
 
   std::unique_ptr<KvmRing3Runner> cpu;
@@ -169,6 +177,8 @@ int main(int argc, char** argv) {
   uint64_t first = single_case ? *single_case : 0;
   uint64_t last = single_case ? *single_case + 1 : count;
   bool any_failure = false;
+  // Divergent cases by family, first divergent instruction and first differing field.
+  std::map<std::string, uint64_t> by_instruction;
 
   for (uint64_t index = first; index < last; ++index) {
     Family family = family_of_case(families, index);
@@ -213,8 +223,6 @@ int main(int argc, char** argv) {
     if (diffs.empty()) continue;
     ++st.divergent;
     any_failure = true;
-    if (st.reported && !verbose) continue;
-    st.reported = true;
 
     // The first divergent instruction: the shortest prefix (cut at a boundary)
     // that already diverges.
@@ -228,6 +236,20 @@ int main(int argc, char** argv) {
         break;
       }
     }
+    std::string culprit = "(whole sequence)";
+    if (first_bad) {
+      const InstructionTag& t = tc.instrs[*first_bad];
+      culprit = disassemble(tc.code.data() + t.offset, t.length, kCodeGpa + t.offset).mnemonic;
+    }
+    std::string what = diffs.front().field;
+    for (const char* g : kGprNames)
+      if (what == g) what = "gpr";
+    if (what.rfind("mem[", 0) == 0) what = "memory";
+    if (what.rfind("rflags", 0) == 0) what = "rflags";
+    if (what.rfind("xmm", 0) == 0) what = "xmm";
+    ++by_instruction[fmt::format("{:<7} {:<22} {}", family_name(family), culprit, what)];
+    if (st.reported && !verbose) continue;
+    st.reported = true;
     fmt::print("\n[{}] case {} diverges (reproduce: vireo_difftest --seed {} --case {})\n", family_name(family), index,
                seed, index);
     print_code(tc, first_bad);
@@ -243,6 +265,10 @@ int main(int argc, char** argv) {
     for (const Difference& d : diffs) fmt::print("    {:<24} {:>34} / {}\n", d.field, d.expected, d.actual);
   }
 
+  if (!by_instruction.empty()) {
+    fmt::print("\ndivergent cases by family, first divergent instruction and first differing field:\n");
+    for (const auto& [key, n] : by_instruction) fmt::print("  {:>7}  {}\n", n, key);
+  }
   fmt::print("\n{:<8} {:>9} {:>11} {:>10} {:>8}\n", "family", "run", "exceptions", "divergent", "failed");
   uint64_t total_run = 0, total_div = 0, total_failed = 0;
   for (Family f : families) {

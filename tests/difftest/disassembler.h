@@ -10,7 +10,8 @@ namespace vireo::difftest {
 struct Disassembly {
   bool ok = false;
   unsigned length = 0;
-  std::string text;  // "add rax, rbx", or "(bad)"
+  std::string text;      // "add rax, rbx", or "(bad)"
+  std::string mnemonic;  // "add"
 };
 
 // Decodes one 64-bit-mode instruction at `code` (at most `size` bytes) located at

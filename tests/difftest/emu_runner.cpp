@@ -15,6 +15,7 @@
 
 #if VIREO_HAVE_EMU
 #include "cpu/emu/emu_accelerator.h"
+#include "cpu/emu/emu_vcpu.h"
 #endif
 
 namespace vireo::difftest {
@@ -28,8 +29,27 @@ constexpr bool kHaveEmu = true;
 std::unique_ptr<Accelerator> create_emu_accelerator(const MachineContext& ctx) {
   return std::make_unique<emu::EmuAccelerator>(ctx);
 }
-bool set_emu_sse(Vcpu&, const TestCase&) { return false; }
-bool get_emu_sse(Vcpu&, Result&) { return false; }
+// The SSE registers through EmuVcpu::cpu(), after set_state.
+bool set_emu_sse(Vcpu& vcpu, const TestCase& tc) {
+  auto* v = dynamic_cast<emu::EmuVcpu*>(&vcpu);
+  if (!v) return false;
+  emu::EmuCpuState& s = v->cpu().s;
+  for (unsigned i = 0; i < 16; ++i) {
+    s.xmm[i].lo = tc.xmm[i].lo;
+    s.xmm[i].hi = tc.xmm[i].hi;
+  }
+  s.mxcsr = tc.mxcsr;
+  return true;
+}
+bool get_emu_sse(Vcpu& vcpu, Result& r) {
+  auto* v = dynamic_cast<emu::EmuVcpu*>(&vcpu);
+  if (!v) return false;
+  const emu::EmuCpuState& s = v->cpu().s;
+  for (unsigned i = 0; i < 16; ++i) r.xmm[i] = {s.xmm[i].lo, s.xmm[i].hi};
+  r.mxcsr = s.mxcsr;
+  r.sse_valid = true;
+  return true;
+}
 #else
 constexpr bool kHaveEmu = false;
 std::unique_ptr<Accelerator> create_emu_accelerator(const MachineContext&) { return nullptr; }
@@ -169,8 +189,8 @@ Result EmuRunner::run(const TestCase& tc) {
   read_user_memory(ram, r);
   uint64_t addr = m.end.address();
   if (addr == kEndMmioGpa) {
-    // The end store's own address, whether or not the interpreter counted it as
-    // retired when it stopped.
+    // The end store's own address. The interpreter stops a few instructions later,
+    // in the `jmp $` that follows the store.
     uint64_t store = kCodeGpa + tc.code.size();
     if (r.rip != store && r.rip != store + end_store_bytes().size()) {
       r.outcome = Outcome::Error;

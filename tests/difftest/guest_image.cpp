@@ -117,8 +117,14 @@ std::vector<uint8_t> sse_epilogue_bytes() {
           0x88, 0x04, 0x25, uint8_t(t), uint8_t(t >> 8), uint8_t(t >> 16), uint8_t(t >> 24)};
 }
 
+uint64_t sse_epilogue_address(const TestCase& tc) { return kCodeGpa + tc.code.size() + end_store_bytes().size() + 2; }
+
 void load_test_case(uint8_t* ram, const TestCase& tc) {
+  // End store, then `jmp $` (where the interpreter, which looks at its stop request
+  // only every few instructions, waits), then the KVM-side SSE epilogue.
   std::vector<uint8_t> end = end_store_bytes();
+  end.push_back(0xEB);
+  end.push_back(0xFE);
   std::vector<uint8_t> epilogue = sse_epilogue_bytes();
   end.insert(end.end(), epilogue.begin(), epilogue.end());
   assert(tc.code.size() + end.size() <= kCodeSize);

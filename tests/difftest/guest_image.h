@@ -18,9 +18,11 @@ void write_system_structures(uint8_t* ram);
 // with no RAM behind it, which ends the run with an MMIO access.
 std::vector<uint8_t> end_store_bytes();
 
-// The KVM-side epilogue placed right after the end store (the interpreter stops at
-// the end store and never runs it): fxsave [kSseOutGpa]; mov [kEndMmioVa + 8], al.
+// The KVM-side epilogue, placed after the end store and a `jmp $` (so the
+// interpreter, which stops there, never runs it): fxsave [kSseOutGpa];
+// mov [kEndMmioVa + 8], al. It starts at sse_epilogue_address(tc).
 std::vector<uint8_t> sse_epilogue_bytes();
+uint64_t sse_epilogue_address(const TestCase& tc);
 
 // Reads the FXSAVE image the epilogue wrote into r.xmm / r.mxcsr.
 void read_sse_image(const uint8_t* ram, Result& r);

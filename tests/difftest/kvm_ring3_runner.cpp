@@ -224,8 +224,12 @@ Result KvmRing3Runner::run(const TestCase& tc) {
   r = collect(tc, addr);
   if (r.outcome != Outcome::Completed) sregs_loaded_ = false;
   if (r.outcome == Outcome::Completed && tc.uses_sse) {
-    // Resume into the epilogue after the end store: it saves the SSE state with
-    // FXSAVE and ends with a second store.
+    // Resume into the epilogue after the end store (and its `jmp $`): it saves the
+    // SSE state with FXSAVE and ends with a second store.
+    kvm_regs regs{};
+    if (::ioctl(vcpu_fd_, KVM_GET_REGS, &regs) < 0) fail("KVM_GET_REGS failed: {}", std::strerror(errno));
+    regs.rip = sse_epilogue_address(tc);
+    if (::ioctl(vcpu_fd_, KVM_SET_REGS, &regs) < 0) fail("KVM_SET_REGS failed: {}", std::strerror(errno));
     Result second;
     uint64_t addr2 = run_to_mmio_store(second);
     if (addr2 != kEndMmioGpa + 8) {

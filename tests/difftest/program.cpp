@@ -94,7 +94,17 @@ std::vector<Difference> compare_results(const TestCase& tc, const Result& cpu, c
   // reserved bits are not the subject of these tests). For an exception the flags
   // are those pushed in the frame, where RF must be set for faults (SDM vol. 3,
   // 18.3.1.1).
-  uint64_t mask = (kStatusFlags | kDF | (1u << 8) /*TF*/ | (1u << 9) /*IF*/) & ~tc.undefined_flags;
+  // When an instruction faults, the flags are those left by the one before it.
+  uint64_t undefined = tc.undefined_flags;
+  if (cpu.outcome == Outcome::Exception) {
+    for (size_t i = 0; i < tc.instrs.size(); ++i) {
+      if (kCodeGpa + tc.instrs[i].offset == cpu.rip) {
+        undefined = i == 0 ? 0 : tc.instrs[i - 1].undefined_flags_after;
+        break;
+      }
+    }
+  }
+  uint64_t mask = (kStatusFlags | kDF | (1u << 8) /*TF*/ | (1u << 9) /*IF*/) & ~undefined;
   if (cpu.outcome == Outcome::Exception) mask |= 1u << 16;
   if ((cpu.rflags & mask) != (emu.rflags & mask))
     d.push_back({fmt::format("rflags (mask {:#x})", mask), fmt::format("{:#x}", cpu.rflags & mask),
