@@ -118,8 +118,17 @@ class EmuTestMachine {
   }
 
   // Assembles prelude + body, writes the tables and the code, sets the entry state.
-  void load(const std::string& body) {
-    std::vector<uint8_t> code = assemble(std::string(prelude()) + body + "\n");
+  void load(const std::string& body) { load_with(std::string(prelude()) + body + "\n", false); }
+
+  // The same machine entered in 32-bit protected mode with paging off (CS = 0x40,
+  // flat), as the PVH and Multiboot entry points are: `body` starts at 0x10000 with
+  // `bits 32`; the tables are in place for the guest to switch to long mode.
+  void load_protected32(const std::string& body) {
+    load_with("bits 32\norg 0x10000\n" + body + "\n", true);
+  }
+
+  void load_with(const std::string& source, bool protected32) {
+    std::vector<uint8_t> code = assemble(source);
     ASSERT_FALSE(code.empty());
     mem_.fill(0, 0, 0x100000);
     static const uint64_t kGdtEntries[] = {
@@ -164,6 +173,13 @@ class EmuTestMachine {
     st.cr3 = kPml4;
     st.cr4 = 0x6a0;       // OSXMMEXCPT OSFXSR PGE PAE
     st.efer = 0xd01;      // NXE LMA LME SCE
+    if (protected32) {
+      st.cs = flat(0x40, 0xb, 0, false, true);
+      st.cr0 = 0x11;  // ET PE
+      st.cr3 = 0;
+      st.cr4 = 0;
+      st.efer = 0;
+    }
     vcpu_->set_state(st);
   }
 

@@ -72,12 +72,10 @@ void EmuCpu::deliver(uint8_t vector, bool has_error, uint32_t error, bool soft, 
   // Frame writes use the new privilege level's rights (supervisor for CPL < 3).
   bool as_user = new_cpl == 3;
   uint64_t top = rsp - 8 * n;
-  for (unsigned i = 0; i < n; ++i) write_as(top + 8 * i, 8, frame[i], as_user);
+  // Written in push order (SS first) so a fault names the address hardware would.
+  for (unsigned i = n; i-- > 0;) write_as(top + 8 * i, 8, frame[i], as_user);
 
-  // Commit.
-  if (vector == kPF && !soft) {
-    // CR2 was set when the fault was raised.
-  }
+  // Commit (CR2 of a #PF was set when the fault was raised).
   uint64_t clear = rf::TF | rf::NT | rf::RF | rf::VM;
   if (type == 0xe) clear |= rf::IF;
   s.flags.set_rflags(rflags & ~clear);
