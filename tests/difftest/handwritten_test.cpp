@@ -177,6 +177,14 @@ const std::vector<HandCase>& cases() {
          EXPECT_EQ(r.gpr[RAX], 0x23456789u);
          expect_flags(r, kCF, kCF);  // the last bit shifted out of EAX: bit 28 of 0x12345678 is 1
        }},
+      {"shl_32_by_zero_still_zero_extends", Family::Shift, {0xD3, 0xE0},  // shl eax, cl
+       [](TestCase& t) { t.gpr[RAX] = 0xffffffff12345678ull; t.gpr[RCX] = 0x40; t.rflags |= kCF; },  // count masks to 0
+       [](const TestCase& t, const Result& r) {
+         expect_completed(t, r);
+         EXPECT_EQ(r.gpr[RAX], 0x12345678u);  // the 32-bit destination is written even for count 0
+         expect_flags(r, kStatusFlags, kCF);    // and the flags are not
+       },
+       "a 32-bit shift or rotate with a masked count of 0 leaves bits 63:32 of the destination"},
       // ---- muldiv ----
       {"mul_64_high_half", Family::MulDiv, {0x48, 0xF7, 0xE3},  // mul rbx
        [](TestCase& t) { t.gpr[RAX] = 1ull << 63; t.gpr[RBX] = 4; },
@@ -235,6 +243,23 @@ const std::vector<HandCase>& cases() {
          EXPECT_EQ(r.gpr[RAX], 16u);
          expect_flags(r, kStatusFlags, 0);
        }},
+      {"lzcnt_rex_r_destination", Family::Bit, {0xF3, 0x4C, 0x0F, 0xBD, 0xFB},  // lzcnt r15, rbx
+       [](TestCase& t) { t.gpr[RBX] = 1; },
+       [](const TestCase& t, const Result& r) {
+         expect_completed(t, r);
+         EXPECT_EQ(r.gpr[R15], 63u);
+         expect_flags(r, kCF | kZF, 0);
+         expect_unchanged_except(t, r, {R15});
+       },
+       "LZCNT writes the wrong register (REX.R of the destination ignored)"},
+      {"tzcnt_zero_source", Family::Bit, {0xF3, 0x4C, 0x0F, 0xBC, 0xC2},  // tzcnt r8, rdx
+       [](TestCase& t) { t.gpr[RDX] = 0; t.rflags |= kZF; },
+       [](const TestCase& t, const Result& r) {
+         expect_completed(t, r);
+         EXPECT_EQ(r.gpr[R8], 64u);      // the operand width
+         expect_flags(r, kCF | kZF, kCF);  // CF: source zero; ZF: result zero
+       },
+       "TZCNT of a zero source acts as BSF (destination not set to the width, ZF instead of CF)"},
       // ---- cond ----
       {"cmov_32_not_taken_zero_extends", Family::Cond, {0x0F, 0x44, 0xC3},  // cmovz eax, ebx
        [](TestCase& t) { t.gpr[RAX] = 0xffffffff12345678ull; },
