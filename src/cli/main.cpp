@@ -1,3 +1,92 @@
-// vireo command-line entry point (placeholder until the CLI lands).
+// vireo: the command line. Parses user intent into a VmConfig; no VM logic here.
+#include <CLI/CLI.hpp>
+
 #include <cstdio>
-int main() { std::puts("vireo"); return 0; }
+#include <map>
+
+#include "base/error.h"
+#include "base/log.h"
+#include "base/size.h"
+#include "host/host_info.h"
+#include "vm/vm.h"
+#include "vm/vm_config.h"
+
+using namespace vireo;
+
+namespace {
+
+constexpr const char* kDefaultCmdline = "console=ttyS0";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"vireo: a virtual machine monitor for x86-64 Linux hosts.\n"
+               "Runs unmodified x86-64 guests under KVM (hardware virtualization) or vireo's own emulator."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "vireo 0.1");
+  bool verbose = false, quiet = false;
+  app.add_flag("-v,--verbose", verbose, "Say more about what vireo does (on stderr)");
+  app.add_flag("-q,--quiet", quiet, "Print only errors");
+
+  VmConfig cfg;
+  std::string memory = "512M";
+  std::string accel = "auto";
+  std::string cmdline;
+  bool cmdline_given = false;
+  std::vector<std::string> devices;
+
+  CLI::App* run = app.add_subcommand("run", "Boot a guest kernel; its serial console is this terminal");
+  run->footer(
+      "Exit status: 0 when the guest powers off or reboots (or on Ctrl-A X), 1 on bad input or a host\n"
+      "error, 2 when the guest crashes (triple fault, panic, emulation failure), (V << 1) | 1 when a\n"
+      "guest writes V to a debug-exit device.\n"
+      "Console keys: Ctrl-A X quits, Ctrl-A H shows help, Ctrl-A Ctrl-A sends Ctrl-A.");
+  run->add_option("--kernel", cfg.kernel_path,
+                  "Kernel to boot: an x86-64 Linux bzImage, or an ELF vmlinux with a PVH entry note")
+      ->required();
+  run->add_option("--initrd", cfg.initrd_path, "Initial ramdisk to load beside the kernel");
+  run->add_option("--cmdline", cmdline, std::string("Kernel command line (default: \"") + kDefaultCmdline + "\")")
+      ->each([&](const std::string&) { cmdline_given = true; });
+  run->add_option("--memory,-m", memory, "Guest RAM, e.g. 512M, 2G (default 512M)");
+  run->add_option("--cpus", cfg.cpus, "Number of vCPUs (default 1)");
+  run->add_option("--accel", accel,
+                  "Who runs guest code: kvm (hardware virtualization through /dev/kvm), emu (vireo's own x86-64 "
+                  "emulator) or auto (kvm where it has VT-x/AMD-V, else emu; the default)")
+      ->check(CLI::IsMember({"auto", "kvm", "emu"}));
+  run->add_option("--trace", cfg.trace_path, "Write an instruction trace to FILE (emu only)");
+  run->add_flag("--trace-io", cfg.trace_io, "Log each port or MMIO address no device claims (once each)");
+  run->add_option("--device", devices,
+                  "Add a device: debug-exit[,iobase=0xf4][,iosize=4] (a write of V exits vireo with (V << 1) | 1)");
+
+  app.add_subcommand("info", "Print what this host offers: KVM and its kind, CPU features that matter");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (verbose) set_log_level(LogLevel::Debug);
+  else if (!quiet) set_log_level(LogLevel::Info);
+
+  try {
+    if (app.got_subcommand("info")) {
+      std::fputs(host_info_report().c_str(), stdout);
+      return 0;
+    }
+    cfg.memory_bytes = parse_size(memory);
+    cfg.cmdline = cmdline_given ? cmdline : kDefaultCmdline;
+    static const std::map<std::string, AccelChoice> accels = {
+        {"auto", AccelChoice::Auto}, {"kvm", AccelChoice::Kvm}, {"emu", AccelChoice::Emu}};
+    cfg.accel = accels.at(accel);
+    for (const std::string& d : devices) cfg.devices.push_back(parse_device_spec(d));
+    if (cfg.cpus == 0) fail("--cpus must be at least 1");
+    Vm vm(cfg);
+    return vm.run();
+  } catch (const Error& e) {
+    log_error("{}", e.what());
+    return kExitVireoError;
+  } catch (const std::exception& e) {
+    log_error("internal error: {}", e.what());
+    return kExitVireoError;
+  }
+}

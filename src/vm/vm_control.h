@@ -5,6 +5,10 @@
 
 namespace vireo {
 
+// Exit statuses of `vireo run` (besides 0 and the debug-exit device's odd values).
+constexpr int kExitVireoError = 1;  // bad input or a host failure
+constexpr int kExitGuestCrash = 2;  // the guest crashed: triple fault, panic, emulation failure
+
 enum class StopKind {
   PowerOff,    // the guest powered off (ACPI S5): exit status 0
   Reset,       // the guest rebooted: vireo ends with exit status 0

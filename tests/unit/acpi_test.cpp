@@ -343,6 +343,24 @@ TEST_P(AcpiTables, DsdtDisassemblesWithDevices) {
   EXPECT_GT(s5, dsl.rfind("Device ("));
 }
 
+TEST(AcpiPvpanic, DsdtDescribesThePanicPortOnlyWhenAsked) {
+  if (!have_tool("iasl")) GTEST_SKIP() << "iasl not found: install acpica-tools to decode the DSDT";
+  AcpiConfig cfg;
+  cfg.pvpanic_port = 0x505;
+  AcpiImage image = build_acpi_tables(kAcpiTablesAddr, cfg);
+  ImageReader r(image);
+  std::string dsl = disassemble(r.copy(image.dsdt, r.u32(image.dsdt + 4)));
+  std::string block = device_block(dsl, "PEVT");
+  ASSERT_FALSE(block.empty()) << dsl;
+  EXPECT_NE(block.find("Name (_HID, \"QEMU0001\")"), std::string::npos) << block;
+  EXPECT_NE(block.find("0x0505,             // Range Minimum"), std::string::npos) << block;
+  EXPECT_NE(block.find("0x01,               // Length"), std::string::npos) << block;
+
+  AcpiImage without = build_acpi_tables(kAcpiTablesAddr, AcpiConfig{});
+  ImageReader r2(without);
+  EXPECT_EQ(disassemble(r2.copy(without.dsdt, r2.u32(without.dsdt + 4))).find("QEMU0001"), std::string::npos);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     AcpiCpusAndDevices, AcpiTables,
     ::testing::Combine(::testing::Values(1u, 2u, 8u), ::testing::Values(size_t{0}, size_t{2})),

@@ -245,6 +245,15 @@ std::vector<uint8_t> build_dsdt(const AcpiConfig& config) {
       name("_UID", integer(0)),
       name("_CRS", resource_template({io16(kCom1Port, kCom1Port, 1, 8), irq_no_flags({kCom1Irq})})),
   }));
+  // pvpanic: one I/O port the guest kernel writes to when it panics (_HID QEMU0001
+  // is the identifier guest drivers match).
+  if (config.pvpanic_port != 0) {
+    sb.push_back(device("PEVT", {
+        name("_HID", string("QEMU0001")),
+        name("_STA", integer(0xf)),
+        name("_CRS", resource_template({io16(config.pvpanic_port, config.pvpanic_port, 1, 1)})),
+    }));
+  }
   // virtio-mmio devices (virtio 1.2 §4.2): a register window and a level-triggered,
   // active-high interrupt that stays asserted until the driver acknowledges it.
   for (size_t i = 0; i < config.virtio_mmio.size(); ++i) {

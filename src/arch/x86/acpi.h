@@ -18,6 +18,8 @@ struct VirtioMmioDescription {
 struct AcpiConfig {
   unsigned num_cpus = 1;
   std::vector<VirtioMmioDescription> virtio_mmio;
+  uint16_t pvpanic_port = 0;  // 0: no pvpanic device
+
 };
 
 // Writes all tables into [kAcpiTablesAddr, kAcpiTablesEnd) and returns the RSDP address.
