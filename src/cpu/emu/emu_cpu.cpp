@@ -15,7 +15,8 @@ namespace vireo::emu {
 struct EmuCpu::CachedInsn {
   uint64_t phys = ~0ull;
   CpuMode mode = CpuMode::Long64;
-  uint8_t bytes[15] = {};
+  uint8_t bytes[16] = {};
+  uint64_t mask_lo = 0, mask_hi = 0;  // which of the 16 bytes belong to the instruction
   Handler handler = nullptr;
   DecodedInsn d;
 };
@@ -473,7 +474,19 @@ const EmuCpu::CachedInsn& EmuCpu::fetch() {
   const uint8_t* host = e->host + off;
   unsigned avail = 4096 - off;
   CachedInsn& c = icache_[icache_index(pa)];
-  if (c.phys == pa && c.mode == mode_ && c.d.len <= avail && std::memcmp(c.bytes, host, c.d.len) == 0) return c;
+  if (c.phys == pa && c.mode == mode_) {
+    if (off <= 4096 - 16) {
+      // Compare the instruction's bytes with memory 8 at a time, masked to its length.
+      uint64_t m0, m1, b0, b1;
+      std::memcpy(&m0, host, 8);
+      std::memcpy(&m1, host + 8, 8);
+      std::memcpy(&b0, c.bytes, 8);
+      std::memcpy(&b1, c.bytes + 8, 8);
+      if ((((m0 ^ b0) & c.mask_lo) | ((m1 ^ b1) & c.mask_hi)) == 0) return c;
+    } else if (c.d.len <= avail && std::memcmp(c.bytes, host, c.d.len) == 0) {
+      return c;
+    }
+  }
   c.phys = ~0ull;
   DecodeStatus st = decode(host, avail, mode_, c.d);
   if (st == DecodeStatus::Truncated) {
@@ -493,7 +506,10 @@ const EmuCpu::CachedInsn& EmuCpu::fetch() {
   }
   if (st == DecodeStatus::TooLong) fault(kGP, 0);
   if (st != DecodeStatus::Ok) fault(kUD);
+  std::memset(c.bytes, 0, sizeof c.bytes);
   std::memcpy(c.bytes, host, c.d.len);
+  c.mask_lo = c.d.len >= 8 ? ~0ull : (1ull << (8 * c.d.len)) - 1;
+  c.mask_hi = c.d.len <= 8 ? 0 : c.d.len >= 16 ? ~0ull : (1ull << (8 * (c.d.len - 8))) - 1;
   c.mode = mode_;
   c.handler = handler_table()[c.d.op];
   c.phys = pa;
