@@ -234,6 +234,29 @@ TEST(EmuSystem, SoftwareInterruptAndIretqSamePrivilege) {
   EXPECT_GT(s.gpr[R8], kCode);
 }
 
+TEST(EmuSystem, VerwAndVerr) {
+  EmuTestMachine m;
+  m.load(R"(
+    mov ax, 0x10
+    verw ax              ; writable data, DPL 0: ZF = 1
+    setz r8b
+    mov ax, 0x08
+    verw ax              ; code is never writable: ZF = 0
+    setz r9b
+    verr ax              ; readable code: ZF = 1
+    setz r10b
+    mov ax, 0x300
+    verw ax              ; beyond the GDT limit: ZF = 0, no fault
+    setz r11b
+    hlt
+  )");
+  X86CpuState s = m.run_to_hlt();
+  EXPECT_EQ(s.gpr[R8] & 0xff, 1u);
+  EXPECT_EQ(s.gpr[R9] & 0xff, 0u);
+  EXPECT_EQ(s.gpr[R10] & 0xff, 1u);
+  EXPECT_EQ(s.gpr[R11] & 0xff, 0u);
+}
+
 TEST(EmuSystem, CpuidReportsThePolicy) {
   EmuTestMachine m;
   m.load(R"(

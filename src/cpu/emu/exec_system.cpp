@@ -136,7 +136,23 @@ void exec_group6(EmuCpu& c, const DecodedInsn& d) {  // 0F 00
       c.s.tr = tss;
       return;
     }
-    default: c.unimplemented(d, "VERR/VERW are not implemented");
+    case 4:    // VERR
+    case 5: {  // VERW: ZF = the segment is readable/writable at CPL and RPL (SDM Vol. 2 "VERR/VERW")
+      uint16_t sel = uint16_t(c.read_rm(d, 2));
+      bool ok = false;
+      uint32_t limit = (sel & 4) ? c.s.ldt.limit : c.s.gdt.limit;
+      if ((sel & ~3u) != 0 && (sel | 7u) <= limit && !((sel & 4) && c.s.ldt.unusable)) {
+        Segment sg = EmuCpu::parse_descriptor(c.read_descriptor(sel), sel);
+        bool code = sg.type & 8;
+        bool conforming = code && (sg.type & 4);
+        bool privileged_ok = conforming || (sg.dpl >= c.s.cpl && sg.dpl >= (sel & 3));
+        bool access_ok = r == 4 ? (!code || (sg.type & 2)) : (!code && (sg.type & 2));
+        ok = sg.s && privileged_ok && access_ok;
+      }
+      c.s.flags.set_arith(rf::ZF, ok ? rf::ZF : 0);
+      return;
+    }
+    default: c.fault(kUD);
   }
 }
 
