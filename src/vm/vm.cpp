@@ -2,12 +2,16 @@
 
 #include <sys/sysinfo.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include "arch/x86/acpi.h"
 #include "arch/x86/layout.h"
 #include "arch/x86/linux_boot.h"
 #include "base/error.h"
 #include "base/file.h"
 #include "base/log.h"
+#include "cpu/emu/emu_accelerator.h"
 #include "cpu/kvm/kvm_accelerator.h"
 #include "devices/acpi_pm.h"
 #include "devices/debug_console.h"
@@ -43,7 +47,9 @@ Vm::Vm(const VmConfig& config) : config_(config) {
   if (!config_.initrd_path.empty()) initrd_image_ = read_file(config_.initrd_path, "initrd");
 
   KvmProbe probe = probe_kvm();
-  decision_ = choose_accelerator(config_.accel, probe, /*emu_available=*/false, /*emu_boots_linux=*/false);
+  decision_ = choose_accelerator(config_.accel, probe, /*emu_available=*/true, /*emu_boots_linux=*/false);
+  if (!config_.trace_path.empty() && decision_.chosen != AccelChoice::Emu)
+    fail("--trace needs the emulator (--accel emu): under KVM the CPU runs guest code itself");
   if (!decision_.ok) fail("{}", decision_.reason);
   if (config_.accel == AccelChoice::Auto) log_info("{}", decision_.reason);
   if (decision_.chosen == AccelChoice::Kvm && probe.kind == KvmKind::Pvm)
@@ -66,7 +72,17 @@ Vm::Vm(const VmConfig& config) : config_(config) {
 Vm::~Vm() = default;
 
 void Vm::build_accelerator() {
-  if (decision_.chosen == AccelChoice::Kvm) accel_ = std::make_unique<KvmAccelerator>(ctx_);
+  if (decision_.chosen == AccelChoice::Kvm) {
+    accel_ = std::make_unique<KvmAccelerator>(ctx_);
+  } else {
+    auto emu = std::make_unique<emu::EmuAccelerator>(ctx_);
+    if (!config_.trace_path.empty()) {
+      trace_file_.reset(std::fopen(config_.trace_path.c_str(), "w"));
+      if (!trace_file_) fail("cannot open trace file '{}': {}", config_.trace_path, std::strerror(errno));
+      emu->set_trace(trace_file_.get());
+    }
+    accel_ = std::move(emu);
+  }
   if (!accel_) fail("accelerator '{}' is not available in this build", accel_name(decision_.chosen));
 }
 

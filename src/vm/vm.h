@@ -4,6 +4,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -50,6 +51,10 @@ class Vm final : public VmControl {
   IoBus pio_{"port"};
   IoBus mmio_{"mmio"};
   MachineContext ctx_;
+  struct FileCloser {
+    void operator()(std::FILE* f) const { std::fclose(f); }
+  };
+  std::unique_ptr<std::FILE, FileCloser> trace_file_;  // declared before accel_: outlives the vCPUs
   std::unique_ptr<Accelerator> accel_;
   std::vector<std::unique_ptr<IrqLine>> irq_lines_;
   std::vector<std::unique_ptr<IoDevice>> devices_;
