@@ -219,6 +219,7 @@ TEST(EmuControl, CallRetLoopStack) {
       "again: add eax, ecx\nloop again\n"  // 55
       "call func\nmov rbx, rdx\n"
       "push 0x1234\npop rsi\n"
+      "mov qword [0x20000], -2\npush qword [0x20000]\npop r11\n"
       "push -1\npop rdi\n"
       "mov rbp, 0x5555\nenter 32, 0\nmov r8, rbp\nleave\nmov r9, rbp\n"
       "mov r10, rsp\n"
@@ -228,6 +229,7 @@ TEST(EmuControl, CallRetLoopStack) {
   EXPECT_EQ(s.gpr[RAX], 55u);
   EXPECT_EQ(s.gpr[RBX], 0x77u);
   EXPECT_EQ(s.gpr[RSI], 0x1234u);
+  EXPECT_EQ(s.gpr[R11], uint64_t(-2));  // PUSH r/m is 64-bit by default
   EXPECT_EQ(s.gpr[RDI], ~0ull);
   EXPECT_EQ(s.gpr[R8], kStackTop - 8);
   EXPECT_EQ(s.gpr[R9], 0x5555u);

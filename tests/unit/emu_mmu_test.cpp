@@ -34,6 +34,19 @@ TEST(EmuMmu, NotPresentReadFault) {
   EXPECT_EQ(r.cr2, 0x150008u);
 }
 
+TEST(EmuMmu, FaultFrameHasResumeFlag) {
+  EmuTestMachine m;
+  m.load(R"(
+    SET_GATE 14, handler
+    mov qword [PTE_ADDR(0x150000)], 0
+    mov rax, [0x150000]
+  handler:
+    mov r8, [rsp + 24]   ; saved RFLAGS
+    hlt
+  )");
+  EXPECT_TRUE(m.run_to_hlt().gpr[R8] & (1u << 16));
+}
+
 TEST(EmuMmu, WriteToReadOnlyWithWp) {
   // Read-only PTE (P | U), CR0.WP = 1: a supervisor write faults with P | W.
   PfResult r = page_fault("mov qword [PTE_ADDR(0x151000)], 0x151005\nmov byte [0x151010], 1");

@@ -574,7 +574,7 @@ void EmuCpu::take_interrupt() {
 void EmuCpu::deliver_fault(const GuestFault& f) {
   if (tracer_) tracer_->exception(*this, f.vector, f.has_error, f.error);
   try {
-    deliver(f.vector, f.has_error, f.error, false, s.rip);
+    deliver(f.vector, f.has_error, f.error, false, s.rip, f.vector != kDF);
   } catch (const GuestFault& second) {
     // SDM Vol. 3 6.15, interrupt 8: a fault while delivering a fault.
     if (f.vector == kDF) {

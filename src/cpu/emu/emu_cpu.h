@@ -217,7 +217,8 @@ class EmuCpu {
   }
   // Delivers an exception or interrupt through the IDT (exceptions.cpp). `soft` is
   // set for INT n / INT3 / INTO (DPL check, return address after the instruction).
-  void deliver(uint8_t vector, bool has_error, uint32_t error, bool soft, uint64_t return_rip);
+  // `is_fault` marks a fault-class exception: its saved RFLAGS has RF set (SDM Vol. 3 18.3.1.1).
+  void deliver(uint8_t vector, bool has_error, uint32_t error, bool soft, uint64_t return_rip, bool is_fault = false);
   uint64_t canonical(uint64_t la) const { return uint64_t(int64_t(la << 16) >> 16); }
   bool is_canonical(uint64_t la) const { return canonical(la) == la; }
 

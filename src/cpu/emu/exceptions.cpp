@@ -16,7 +16,7 @@ const char* vector_name(uint8_t vector) {
 // in the IDT, a 64-bit code segment, a stack switch on a privilege change or through
 // the IST (6.14.5), a 16-byte-aligned stack and a frame of SS RSP RFLAGS CS RIP
 // (+ error code).
-void EmuCpu::deliver(uint8_t vector, bool has_error, uint32_t error, bool soft, uint64_t return_rip) {
+void EmuCpu::deliver(uint8_t vector, bool has_error, uint32_t error, bool soft, uint64_t return_rip, bool is_fault) {
   if (!long_mode()) {
     throw CpuExit{VcpuExitKind::InternalError,
                   fmt::format("{} (vector {}, error {:#x}) at rip {:#x} in 32-bit protected mode: the emulator "
@@ -66,7 +66,7 @@ void EmuCpu::deliver(uint8_t vector, bool has_error, uint32_t error, bool soft, 
   if (has_error) frame[n++] = error;
   frame[n++] = return_rip;
   frame[n++] = s.seg[CS].selector;
-  frame[n++] = rflags;
+  frame[n++] = is_fault ? (rflags | rf::RF) : rflags;
   frame[n++] = s.gpr[RSP];
   frame[n++] = s.seg[SS].selector;
   // Frame writes use the new privilege level's rights (supervisor for CPL < 3).

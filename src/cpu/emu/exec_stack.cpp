@@ -112,8 +112,13 @@ void exec_leave(EmuCpu& c, const DecodedInsn& d) {
 
 }  // namespace
 
-// FF /6: PUSH r/m.
-void exec_push_rm(EmuCpu& c, const DecodedInsn& d) { c.push(c.read_rm(d, d.osize), d.osize); }
+// FF /6: PUSH r/m. 64-bit by default in 64-bit mode (66 makes it 16-bit); the decoder
+// cannot know, as FF /0 /1 default to 32 bits.
+void exec_push_rm(EmuCpu& c, const DecodedInsn& d) {
+  unsigned size = d.osize;
+  if (c.mode() == CpuMode::Long64) size = (d.has(kPrefixOpSize) && !d.rex_w()) ? 2 : 8;
+  c.push(c.read_rm(d, size), size);
+}
 
 void register_stack(HandlerTable& t) {
   for (unsigned op = 0x50; op <= 0x57; ++op) set_handler(t, kMapOne, op, exec_push_reg);
