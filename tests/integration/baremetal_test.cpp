@@ -111,3 +111,12 @@ TEST(BareMetalKvmOnly, TraceNeedsTheEmulator) {
   EXPECT_EQ(r.exit_status, 1);
   EXPECT_NE(r.err.find("--trace needs the emulator"), std::string::npos) << r.err;
 }
+
+TEST_P(BareMetal, SerialInputIsInterruptDrivenThroughTheIoapic) {
+  if (GetParam() == "emu") GTEST_SKIP() << "the emulator's interrupt controllers are not wired in yet";
+  std::string input = "hello vireo\nq";
+  auto r = run_vireo(args("uart_echo"), 60, &input);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_NE(r.out.find("hello vireo\n"), std::string::npos) << "stdout: " << r.out << "\nstderr: " << r.err;
+}
