@@ -48,7 +48,7 @@ AccelDecision choose_accelerator(AccelChoice requested, const KvmProbe& kvm, boo
     d.ok = false;
     d.reason = "no accelerator in this build can boot a stock kernel here: " + why +
                (emu_available ? ", and the emulator cannot boot Linux yet" : ", and the emulator is not built yet") +
-               " (bare-metal guests run with --accel kvm)";
+               " (bare-metal guests run with --accel kvm or --accel emu)";
   }
   return d;
 }
