@@ -32,7 +32,7 @@ namespace vireo {
 class Ioapic final : public IoDevice {
  public:
   static constexpr unsigned kPins = 24;
-  static constexpr uint64_t kWindowSize = 0x20;  // IOREGSEL and IOWIN; registered as 4 KiB
+  static constexpr uint64_t kWindowSize = 0x1000;  // IOREGSEL, IOWIN and the rest of the page
   static constexpr uint32_t kVersion = 0x00170011;
 
   using Deliver = std::function<void(const ApicMessage&)>;

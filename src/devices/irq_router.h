@@ -31,6 +31,10 @@ class IrqRouter {
   // `ioapic` and `pic` (may be null: no legacy PIC) must outlive the router and its lines.
   explicit IrqRouter(Ioapic& ioapic, LegacyIrqSink* pic = nullptr);
 
+  // Connects the legacy PIC when it is built after the router. Call it before any
+  // line is driven.
+  void set_legacy_sink(LegacyIrqSink* pic) { pic_ = pic; }
+
   // Throws vireo::Error for IRQ 2 and numbers past 23.
   std::unique_ptr<IrqLine> make_irq_line(unsigned gsi_or_isa_irq);
 

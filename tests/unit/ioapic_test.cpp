@@ -4,8 +4,12 @@
 
 #include <vector>
 
+#include "arch/x86/layout.h"
 #include "base/error.h"
+#include "bus/io_bus.h"
 #include "devices/apic_bus.h"
+#include "devices/current_cpu.h"
+#include "devices/interrupt_controllers.h"
 #include "devices/irq_router.h"
 
 using namespace vireo;
@@ -287,4 +291,51 @@ TEST(IrqRouterNoPicTest, WorksWithoutALegacyPic) {
   ioapic.io_write(IOWIN, 4, 0x41);
   router.make_irq_line(1)->pulse();
   EXPECT_EQ(sent.size(), 1u);
+}
+
+// ---- the whole APIC side, through guest-physical MMIO ------------------------------
+
+TEST(IrqRouterWiringTest, DeviceLineReachesTheCpuThroughProgrammedControllers) {
+  ApicBusConfig c;
+  c.num_cpus = 2;
+  InterruptControllers ic(c);
+  IoBus mmio("mmio");
+  ic.add_to(mmio);
+  RecordingPic pic;
+  ic.attach_pic(&pic, nullptr);
+  int wakes1 = 0;
+  ic.apic(1).set_wake([&] { ++wakes1; });
+
+  auto w32 = [&](uint64_t addr, uint32_t v) { ASSERT_TRUE(mmio.write(addr, 4, v)); };
+  auto r32 = [&](uint64_t addr) {
+    uint64_t v = 0;
+    EXPECT_TRUE(mmio.read(addr, 4, v));
+    return static_cast<uint32_t>(v);
+  };
+  // As a guest would: the I/O APIC id, COM1's pin 4 level-triggered to APIC 1, then
+  // APIC 1 enabled by vCPU 1 itself.
+  w32(x86::kIoapicAddr + IOREGSEL, 0x00);
+  EXPECT_EQ(r32(x86::kIoapicAddr + IOWIN), 2u << 24);
+  w32(x86::kIoapicAddr + IOREGSEL, 0x19);
+  w32(x86::kIoapicAddr + IOWIN, 1u << 24);
+  w32(x86::kIoapicAddr + IOREGSEL, 0x18);
+  w32(x86::kIoapicAddr + IOWIN, LEVEL | 0x64);
+  set_current_cpu(1);
+  w32(x86::kLapicAddr + 0xf0, 0x1ff);
+  EXPECT_EQ(r32(x86::kLapicAddr + 0x20), 1u << 24);
+
+  auto com1 = ic.router().make_irq_line(x86::kCom1Irq);
+  com1->set_level(true);
+  EXPECT_EQ(pic.calls.back(), std::make_pair(4u, true));
+  EXPECT_EQ(wakes1, 1);
+  EXPECT_FALSE(ic.apic(0).pending());
+  ASSERT_TRUE(ic.apic(1).pending());
+  EXPECT_EQ(ic.apic(1).acknowledge(), 0x64);
+  com1->set_level(false);            // the driver serviced the UART
+  w32(x86::kLapicAddr + 0xb0, 0);    // EOI from vCPU 1 clears remote IRR
+  set_current_cpu(0);
+  w32(x86::kIoapicAddr + IOREGSEL, 0x18);
+  EXPECT_EQ(r32(x86::kIoapicAddr + IOWIN) & REMOTE_IRR, 0u);
+  com1->set_level(true);             // so the next interrupt is delivered
+  EXPECT_TRUE(ic.apic(1).irr_bit(0x64));
 }
