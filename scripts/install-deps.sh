@@ -6,8 +6,8 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libfmt-dev libcli11-dev nlohmann-json3-dev libgtest-dev
-  libzydis-dev liblz4-dev zlib1g-dev libzstd-dev liblzma-dev
-  nasm acpica-tools cpio gzip xz-utils lz4
+  libzydis-dev liblz4-dev zlib1g-dev libzstd-dev liblzma-dev libbz2-dev
+  nasm acpica-tools cpio gzip xz-utils lz4 bzip2 zstd
   python3
 )
 # Reference machines for the benchmarks only (`make bench`).

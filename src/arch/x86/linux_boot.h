@@ -35,6 +35,10 @@ struct LinuxBootSpec {
   const std::vector<uint8_t>* initrd = nullptr;  // optional
   std::string cmdline;
   uint64_t rsdp_addr = 0;  // ACPI RSDP, passed in boot_params / start_info
+  // For a bzImage: decompress its payload on the host and, when that gives an ELF with
+  // a PVH note, enter it through the PVH path (the guest skips its own decompressor).
+  // Falls back to the bzImage protocol when it cannot; LinuxBootResult::note says why.
+  bool decompress_on_host = false;
 };
 
 struct LinuxBootResult {
@@ -42,6 +46,9 @@ struct LinuxBootResult {
   KernelFormat format;
   uint64_t kernel_entry = 0;  // guest-physical entry point
   uint64_t initrd_addr = 0, initrd_size = 0;
+  // One line for the log about how the kernel was loaded, when there is something to
+  // say (set by decompress_on_host: what was done, or why it was not).
+  std::string note;
 };
 
 // Loads the kernel (and initrd, command line, boot_params/start_info, GDT, page
