@@ -1,6 +1,7 @@
 ; Interrupt-driven serial input: routes COM1's IRQ 4 through the IOAPIC to the LAPIC,
-; takes the interrupt through its own IDT, echoes every received byte back to COM1,
-; and powers off when it receives 'q'. Exercises the UART's receive path and IRQ
+; takes the interrupt through its own IDT, echoes every received byte back to COM1
+; (lower-case letters in upper case, so a test can tell the guest's echo from a
+; terminal's), and powers off when it receives 'q'. Exercises the UART's receive path and IRQ
 ; line, the interrupt controllers and IDT delivery.
 %include "bzimage.inc"
 %include "guest_macros.inc"
@@ -74,6 +75,12 @@ uart_isr:
     in al, dx
     cmp al, 'q'
     je .quit
+    cmp al, 'a'
+    jb .echo
+    cmp al, 'z'
+    ja .echo
+    sub al, 'a' - 'A'
+.echo:
     out dx, al                          ; echo
     jmp .drain
 .done:

@@ -118,5 +118,5 @@ TEST_P(BareMetal, SerialInputIsInterruptDrivenThroughTheIoapic) {
   auto r = run_vireo(args("uart_echo"), 60, &input);
   EXPECT_FALSE(r.timed_out);
   EXPECT_EQ(r.exit_status, 0) << r.err;
-  EXPECT_NE(r.out.find("hello vireo\n"), std::string::npos) << "stdout: " << r.out << "\nstderr: " << r.err;
+  EXPECT_NE(r.out.find("HELLO VIREO\n"), std::string::npos) << "stdout: " << r.out << "\nstderr: " << r.err;
 }
