@@ -14,6 +14,7 @@
 #include "arch/x86/linux_boot.h"
 #include "arch/x86/multiboot.h"
 #include "base/error.h"
+#include "base/file.h"
 #include "base/size.h"
 #include "memory/guest_memory.h"
 
@@ -660,6 +661,43 @@ TEST(MultibootErrors, MutatedImagesFailCleanlyOrLoad) {
     } catch (const Error&) {
     }
   }
+}
+
+// ---- the test kernels built in the project (tests/guests/multiboot) -----------------------
+
+TEST(MultibootBuiltKernels, EachHasAValidHeaderAndLoads) {
+  const std::string dir = std::string(VIREO_GUEST_DIR) + "/multiboot/";
+  for (const char* name : {"mb_info_check.elf", "mb_long_mode.elf", "mb_long_mode64.elf", "mb_pci_probe.elf",
+                           "mb_aout.bin"}) {
+    SCOPED_TRACE(name);
+    const std::vector<uint8_t> k = read_file(dir + name, "kernel");
+    auto h = find_multiboot_header(k);
+    ASSERT_TRUE(h.has_value());
+    GuestMemory mem(64 * MiB);
+    auto s = spec_for(k);
+    s.modules.push_back({pattern(5000, 1), "/tmp/m1"});
+    MultibootBootResult r;
+    ASSERT_NO_THROW(r = load_multiboot(mem, s));
+    EXPECT_GE(r.entry, r.kernel_start);
+    EXPECT_LT(r.entry, r.kernel_end);
+    EXPECT_GE(r.modules[0].addr, r.kernel_end);
+    // The header's bytes were loaded with the image.
+    bool header_loaded = false;
+    for (uint64_t a = r.kernel_start; a + 12 <= r.kernel_end && !header_loaded; a += 4)
+      header_loaded = rd32(mem, a) == kMultibootHeaderMagic && rd32(mem, a + 4) == h->flags;
+    EXPECT_TRUE(header_loaded);
+  }
+}
+
+TEST(MultibootBuiltKernels, FlatKernelHasItsLoadAddressesAndEntryAfterTheHeader) {
+  const std::vector<uint8_t> k = read_file(std::string(VIREO_GUEST_DIR) + "/multiboot/mb_aout.bin", "kernel");
+  auto h = find_multiboot_header(k);
+  ASSERT_TRUE(h.has_value());
+  EXPECT_TRUE(h->flags & kMultibootAddressFieldsValid);
+  EXPECT_EQ(h->load_addr, 0x200000u);
+  EXPECT_EQ(h->header_addr, 0x200000u + h->offset);
+  EXPECT_GT(h->entry_addr, h->header_addr);
+  EXPECT_GT(h->bss_end_addr, h->load_end_addr);
 }
 
 // ---- module list -------------------------------------------------------------------------
