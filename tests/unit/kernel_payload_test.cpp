@@ -341,6 +341,13 @@ TEST(KernelPayload, LocationOutsideTheFileIsAnError) {
   std::vector<uint8_t> cut = good;
   cut.resize(good.size() - layout.code_after_payload - 50);
   EXPECT_TRUE(contains(error_of(cut), "runs past the end")) << error_of(cut);
+  // The file ends inside the setup header.
+  for (size_t size : {0x206, 0x207, 0x208, 0x24F}) {
+    SCOPED_TRACE(size);
+    std::vector<uint8_t> stub(good.begin(), good.begin() + static_cast<long>(size));
+    EXPECT_TRUE(contains(error_of(stub), "truncated") || contains(error_of(stub), "before its payload_offset"))
+        << error_of(stub);
+  }
   // A header too short to hold the payload fields (its jump says it ends at 0x242).
   std::vector<uint8_t> short_header = good;
   short_header[0x201] = 0x40;

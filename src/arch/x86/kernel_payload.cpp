@@ -284,6 +284,7 @@ const char* payload_compression_name(PayloadCompression compression) {
 
 std::optional<PayloadInfo> bzimage_payload(const std::vector<uint8_t>& bzimage) {
   if (detect_kernel_format(bzimage) != KernelFormat::BzImage) return std::nullopt;
+  if (bzimage.size() < kVersionField + sizeof(uint16_t)) fail("bzImage setup header is truncated");
   if (load_le<uint16_t>(bzimage.data() + kVersionField) < kBootProtocolPayload) return std::nullopt;
   // The fields must be inside both the header (its length is given by the jump at 0x201)
   // and the file.
