@@ -42,10 +42,8 @@ void ApicBus::set_ext_int_source(ExtIntSource* source) {
 }
 
 void ApicBus::deliver(const ApicMessage& m, std::optional<unsigned> from_cpu) {
-  // Who is addressed (SDM 11.6.1, destination shorthand; 11.6.2, destination).
-  std::vector<unsigned> targets;
-  targets.reserve(apics_.size());
   for (unsigned cpu = 0; cpu < apics_.size(); ++cpu) {
+    // Who is addressed (SDM 11.6.1, destination shorthand; 11.6.2, destination).
     bool addressed = false;
     switch (m.shorthand) {
       case ApicShorthand::None: addressed = apics_[cpu]->matches(m.destination, m.logical); break;
@@ -53,35 +51,28 @@ void ApicBus::deliver(const ApicMessage& m, std::optional<unsigned> from_cpu) {
       case ApicShorthand::AllIncludingSelf: addressed = true; break;
       case ApicShorthand::AllExcludingSelf: addressed = !from_cpu || *from_cpu != cpu; break;
     }
-    if (addressed) targets.push_back(cpu);
-  }
-  if (targets.empty()) return;
+    if (!addressed) continue;
 
-  switch (m.mode) {
-    case ApicDeliveryMode::LowestPriority:
-      // Arbitration among the addressed APICs picks the lowest-numbered one.
-      apics_[targets.front()]->accept_fixed(m.vector, m.level_triggered);
-      break;
-    case ApicDeliveryMode::Fixed:
-      for (unsigned cpu : targets) apics_[cpu]->accept_fixed(m.vector, m.level_triggered);
-      break;
-    case ApicDeliveryMode::Init:
-      for (unsigned cpu : targets) {
+    switch (m.mode) {
+      case ApicDeliveryMode::LowestPriority:
+        // Arbitration among the addressed APICs picks the lowest-numbered one.
+        apics_[cpu]->accept_fixed(m.vector, m.level_triggered);
+        return;
+      case ApicDeliveryMode::Fixed: apics_[cpu]->accept_fixed(m.vector, m.level_triggered); break;
+      case ApicDeliveryMode::Init:
         apics_[cpu]->init_reset();
         if (init_sipi_) init_sipi_(cpu, true, 0);
-      }
-      break;
-    case ApicDeliveryMode::StartUp:
-      for (unsigned cpu : targets) {
+        break;
+      case ApicDeliveryMode::StartUp:
         if (init_sipi_) init_sipi_(cpu, false, m.vector);
-      }
-      break;
-    default:
-      if (!warned_mode_.exchange(true)) {
-        log_warn("apic: a message with delivery mode {} (SMI, NMI or ExtINT) was dropped: not emulated",
-                 static_cast<unsigned>(m.mode));
-      }
-      break;
+        break;
+      default:
+        if (!warned_mode_.exchange(true)) {
+          log_warn("apic: a message with delivery mode {} (SMI, NMI or ExtINT) was dropped: not emulated",
+                   static_cast<unsigned>(m.mode));
+        }
+        return;
+    }
   }
 }
 

@@ -178,7 +178,12 @@ bool LocalApic::pending() {
     unsigned countdown = timer_countdown_.load(std::memory_order_relaxed);
     if (countdown <= 1) {
       timer_countdown_.store(kTimerCheckInterval, std::memory_order_relaxed);
-      poll_timer(now_ns_());
+      // The CPU itself is looking: no need to wake it.
+      uint64_t now = now_ns_();
+      if (now >= deadline) {
+        std::lock_guard<std::mutex> lock(mu_);
+        fire_timer(now);
+      }
     } else {
       timer_countdown_.store(countdown - 1, std::memory_order_relaxed);
     }
