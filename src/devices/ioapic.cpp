@@ -33,7 +33,7 @@ constexpr uint32_t kHighWritable = 0xff000000;
 
 }  // namespace
 
-Ioapic::Ioapic(uint8_t id, Deliver deliver) : deliver_(std::move(deliver)), id_(id & 0x0f) {
+Ioapic::Ioapic(uint8_t id, Deliver deliver) : deliver_(std::move(deliver)), id_(id) {
   entries_.fill(kMasked);
 }
 
@@ -77,7 +77,9 @@ uint32_t Ioapic::read_register(uint8_t index) {
 
 void Ioapic::write_register(uint8_t index, uint32_t value) {
   if (index == kRegId) {
-    id_ = (value >> 24) & 0x0f;
+    // The 82093AA keeps 4 id bits (27:24); all 8 are kept here so that the id the MADT
+    // gives (the number of vCPUs, up to 254) reads back unchanged.
+    id_ = static_cast<uint8_t>(value >> 24);
     return;
   }
   if (index < kRegRedirectionBase || index >= kRegRedirectionBase + 2 * kPins) return;  // read-only or absent

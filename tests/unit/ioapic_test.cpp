@@ -58,7 +58,10 @@ TEST_F(IoapicTest, RegistersAfterReset) {
 
 TEST_F(IoapicTest, WriteMasks) {
   wr(0x00, 0xffffffff);
-  EXPECT_EQ(rd(0x00), 0x0f000000u);
+  EXPECT_EQ(rd(0x00), 0xff000000u);
+  Ioapic many_cpus(200, [](const ApicMessage&) {});  // the MADT's id after 200 CPUs
+  many_cpus.io_write(IOREGSEL, 4, 0x00);
+  EXPECT_EQ(many_cpus.io_read(IOWIN, 4), 200u << 24);
   wr(0x01, 0);
   EXPECT_EQ(rd(0x01), 0x00170011u);
   wr(0x10, 0xffffffff);  // delivery status and remote IRR are read-only
