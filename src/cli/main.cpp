@@ -13,12 +13,6 @@
 
 using namespace vireo;
 
-namespace {
-
-constexpr const char* kDefaultCmdline = "console=ttyS0";
-
-}  // namespace
-
 int main(int argc, char** argv) {
   CLI::App app{"vireo: a virtual machine monitor for x86-64 Linux hosts.\n"
                "Runs unmodified x86-64 guests under KVM (hardware virtualization) or vireo's own emulator."};
@@ -32,7 +26,6 @@ int main(int argc, char** argv) {
   std::string memory = "512M";
   std::string accel = "auto";
   std::string cmdline;
-  bool cmdline_given = false;
   std::vector<std::string> devices;
 
   CLI::App* run = app.add_subcommand("run", "Boot a guest kernel; its serial console is this terminal");
@@ -42,11 +35,15 @@ int main(int argc, char** argv) {
       "guest writes V to a debug-exit device.\n"
       "Console keys: Ctrl-A X quits, Ctrl-A H shows help, Ctrl-A Ctrl-A sends Ctrl-A.");
   run->add_option("--kernel", cfg.kernel_path,
-                  "Kernel to boot: an x86-64 Linux bzImage, or an ELF vmlinux with a PVH entry note")
+                  "Kernel to boot: an x86-64 Linux bzImage, an ELF vmlinux with a PVH entry note, or a Multiboot "
+                  "(version 1) kernel (ELF32/ELF64, or a flat image with the header's address fields)")
       ->required();
-  run->add_option("--initrd", cfg.initrd_path, "Initial ramdisk to load beside the kernel");
-  run->add_option("--cmdline", cmdline, std::string("Kernel command line (default: \"") + kDefaultCmdline + "\")")
-      ->each([&](const std::string&) { cmdline_given = true; });
+  run->add_option("--initrd", cfg.initrd_path,
+                  "Linux: the initial ramdisk. Multiboot: the modules, comma-separated (\"file args,file2\"; ',,' is "
+                  "a literal comma); each module's string is its entry");
+  run->add_option("--cmdline", cmdline,
+                  std::string("Kernel command line (Linux default: \"") + kDefaultLinuxCmdline +
+                      "\"; a Multiboot kernel gets its path followed by this)");
   run->add_option("--memory,-m", memory, "Guest RAM, e.g. 512M, 2G (default 512M)");
   run->add_option("--cpus", cfg.cpus, "Number of vCPUs (default 1)");
   run->add_option("--accel", accel,
@@ -74,7 +71,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     cfg.memory_bytes = parse_size(memory);
-    cfg.cmdline = cmdline_given ? cmdline : kDefaultCmdline;
+    cfg.cmdline = cmdline;
     static const std::map<std::string, AccelChoice> accels = {
         {"auto", AccelChoice::Auto}, {"kvm", AccelChoice::Kvm}, {"emu", AccelChoice::Emu}};
     cfg.accel = accels.at(accel);

@@ -8,6 +8,7 @@
 #include "arch/x86/acpi.h"
 #include "arch/x86/layout.h"
 #include "arch/x86/linux_boot.h"
+#include "arch/x86/multiboot.h"
 #include "base/error.h"
 #include "base/file.h"
 #include "base/log.h"
@@ -42,9 +43,24 @@ Vm::Vm(const VmConfig& config) : config_(config) {
   // Bad input first: the files must be readable and the kernel must be a kernel,
   // whatever the host can run.
   kernel_image_ = read_file(config_.kernel_path, "kernel");
-  if (x86::detect_kernel_format(kernel_image_) == x86::KernelFormat::Unknown)
-    fail("kernel '{}' is not a bzImage or an ELF vmlinux with a PVH note", config_.kernel_path);
-  if (!config_.initrd_path.empty()) initrd_image_ = read_file(config_.initrd_path, "initrd");
+  if (x86::detect_kernel_format(kernel_image_) == x86::KernelFormat::Unknown) {
+    if (!x86::has_multiboot_header(kernel_image_))
+      fail("kernel '{}' is not a bzImage or an ELF vmlinux with a PVH note, nor a Multiboot kernel (no Multiboot header in its first 8 KiB)",
+           config_.kernel_path);
+    multiboot_ = true;
+    try {
+      x86::find_multiboot_header(kernel_image_);
+    } catch (const Error& e) {
+      fail("kernel '{}': {}", config_.kernel_path, e.what());
+    }
+  }
+  if (multiboot_) {
+    if (!config_.initrd_path.empty())
+      for (const auto& m : x86::parse_multiboot_module_list(config_.initrd_path))
+        multiboot_modules_.push_back({read_file(m.path, "module"), m.string});
+  } else if (!config_.initrd_path.empty()) {
+    initrd_image_ = read_file(config_.initrd_path, "initrd");
+  }
 
   KvmProbe probe = probe_kvm();
   decision_ = choose_accelerator(config_.accel, probe, /*emu_available=*/true, /*emu_boots_linux=*/false);
@@ -125,13 +141,36 @@ void Vm::load_guest() {
   acpi.pvpanic_port = PvPanic::kDefaultPort;
   uint64_t rsdp = x86::write_acpi_tables(*memory_, acpi);
 
+  if (multiboot_) {
+    x86::MultibootSpec mb;
+    mb.kernel = &kernel_image_;
+    mb.kernel_path = config_.kernel_path;
+    mb.cmdline = config_.cmdline;
+    mb.modules = std::move(multiboot_modules_);
+    try {
+      x86::MultibootBootResult r = x86::load_multiboot(*memory_, mb);
+      for (const std::string& w : r.warnings) log_warn("kernel '{}': {}", config_.kernel_path, w);
+      boot_state_ = r.boot_cpu;
+    } catch (const Error& e) {
+      fail("kernel '{}': {}", config_.kernel_path, e.what());
+    }
+    kernel_image_ = {};
+    multiboot_modules_ = {};
+    return;
+  }
   x86::LinuxBootSpec spec;
   spec.kernel = &kernel_image_;
   spec.initrd = config_.initrd_path.empty() ? nullptr : &initrd_image_;
-  spec.cmdline = config_.cmdline;
+  // A Linux kernel without --cmdline gets its console on the UART.
+  spec.cmdline = config_.cmdline.empty() ? std::string(kDefaultLinuxCmdline) : config_.cmdline;
   spec.rsdp_addr = rsdp;
+  // Under the emulator every guest instruction is expensive: decompress the kernel
+  // here and enter it through its PVH note instead of letting the guest do it.
+  spec.decompress_on_host = decision_.chosen == AccelChoice::Emu;
   try {
-    boot_state_ = x86::load_linux(*memory_, spec).boot_cpu;
+    x86::LinuxBootResult result = x86::load_linux(*memory_, spec);
+    if (!result.note.empty()) log_debug("{}", result.note);
+    boot_state_ = result.boot_cpu;
   } catch (const Error& e) {
     fail("kernel '{}': {}", config_.kernel_path, e.what());
   }

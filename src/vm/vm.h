@@ -16,6 +16,7 @@
 #include "cpu/vcpu.h"
 #include "memory/guest_memory.h"
 #include "vm/accel_choice.h"
+#include "arch/x86/multiboot.h"
 #include "vm/vm_config.h"
 #include "vm/vm_control.h"
 
@@ -65,6 +66,8 @@ class Vm final : public VmControl {
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   X86CpuState boot_state_;
   std::vector<uint8_t> kernel_image_, initrd_image_;
+  bool multiboot_ = false;
+  std::vector<x86::MultibootModule> multiboot_modules_;
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -18,10 +18,13 @@ struct DeviceSpec {
   uint64_t iosize = 0;
 };
 
+// The command line a Linux kernel gets when the user gives none.
+constexpr const char* kDefaultLinuxCmdline = "console=ttyS0";
+
 struct VmConfig {
   std::string kernel_path;
   std::string initrd_path;
-  std::string cmdline;
+  std::string cmdline;  // empty: kDefaultLinuxCmdline for Linux, "" for Multiboot
   uint64_t memory_bytes = 512 * MiB;
   unsigned cpus = 1;
   AccelChoice accel = AccelChoice::Auto;
