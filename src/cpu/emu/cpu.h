@@ -36,7 +36,8 @@ struct EmuCpuState {
   uint64_t tsc_aux = 0;
   uint64_t misc_enable = 1;  // fast strings
   uint64_t mtrr_def_type = 0;
-  int64_t tsc_offset = 0;
+  int64_t tsc_offset = 0;   // guest TSC = host monotonic ns + tsc_offset
+  int64_t tsc_adjust = 0;   // IA32_TSC_ADJUST: the sum of the guest's changes to its TSC
 
   // SSE state.
   alignas(16) Xmm xmm[16];

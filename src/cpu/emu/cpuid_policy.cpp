@@ -32,6 +32,7 @@ CpuidResult cpuid_policy(uint32_t leaf, uint32_t subleaf, const CpuidContext& ct
       r.ecx = bit(13)    // CMPXCHG16B
               | bit(23)  // POPCNT
               | bit(31); // running under a hypervisor
+      if (ctx.apic) r.ecx |= bit(24);  // TSC-deadline mode of the local APIC timer
       r.edx = bit(0)     // FPU (the minimal x87 subset, see exec_x87.cpp)
               | bit(3)   // PSE (large pages)
               | bit(4)   // TSC
@@ -49,7 +50,9 @@ CpuidResult cpuid_policy(uint32_t leaf, uint32_t subleaf, const CpuidContext& ct
       if (ctx.num_cpus > 1) r.edx |= bit(28);
       break;
     case 7:
-      break;  // no structured extended features
+      // Subleaf 0 only (EAX = 0: no further subleaves).
+      if (subleaf == 0) r.ebx = bit(1);  // IA32_TSC_ADJUST (msrs.cpp)
+      break;
     case 0x15:
       // TSC = 25 MHz crystal x 40 / 1 = 1 GHz (emu_cpu.cpp read_tsc).
       r.eax = 1;
@@ -85,7 +88,6 @@ CpuidResult cpuid_policy(uint32_t leaf, uint32_t subleaf, const CpuidContext& ct
     case 0x80000008: r.eax = 0x3028; break;  // 40 physical, 48 linear address bits
     default: break;
   }
-  (void)subleaf;
   return r;
 }
 

@@ -13,8 +13,10 @@
 
 namespace vireo::emu {
 
-// An interrupt input until the emulated interrupt controllers exist: it remembers
-// its level so a controller (or a test) can read it.
+class EmuPlatform;
+
+// An interrupt input of a machine without emulated interrupt controllers: it
+// remembers its level so a test can read it.
 class RecordingIrqLine final : public IrqLine {
  public:
   explicit RecordingIrqLine(unsigned gsi) : gsi_(gsi) {}
@@ -27,10 +29,18 @@ class RecordingIrqLine final : public IrqLine {
   std::atomic<bool> level_{false};
 };
 
+struct EmuOptions {
+  // Build the machine's interrupt hardware (local APICs, I/O APIC, PIC: EmuPlatform)
+  // and wire every vCPU to it. Off: bare CPUs for instruction-level tests, whose HLT
+  // with interrupts enabled ends run(), and whose IRQ lines go nowhere.
+  bool interrupt_controllers = false;
+};
+
 class EmuAccelerator final : public Accelerator {
  public:
   // `machine` (memory, buses) must outlive the accelerator and its vCPUs.
-  explicit EmuAccelerator(const MachineContext& machine);
+  explicit EmuAccelerator(const MachineContext& machine, EmuOptions options = {});
+  ~EmuAccelerator() override;
 
   std::string name() const override { return "emu"; }
   // Returns an EmuVcpu (cpu/emu/emu_vcpu.h).
@@ -40,9 +50,12 @@ class EmuAccelerator final : public Accelerator {
   // Instruction trace for vCPUs created after this call (nullptr: none). The FILE is
   // not owned; all vCPUs write to it.
   void set_trace(std::FILE* out) { trace_ = out; }
+  // The interrupt hardware; null without EmuOptions::interrupt_controllers.
+  EmuPlatform* platform() { return platform_.get(); }
 
  private:
   MachineContext machine_;
+  std::unique_ptr<EmuPlatform> platform_;
   std::FILE* trace_ = nullptr;
 };
 

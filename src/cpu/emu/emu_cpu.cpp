@@ -40,6 +40,7 @@ EmuCpu::~EmuCpu() = default;
 void EmuCpu::state_changed() {
   s.cpl = s.seg[CS].selector & 3;
   if (s.seg[CS].l && long_mode()) s.cpl = s.seg[SS].dpl;
+  if (real_mode()) s.cpl = 0;
   update_mode();
   flush_tlb();
 }
@@ -282,10 +283,10 @@ void EmuCpu::write_cr0(uint64_t v) {
     if (mode_ == CpuMode::Long64) fault(kGP, 0);
     s.efer &= ~x86::EFER_LMA;
   }
-  if (!(v & x86::CR0_PE)) {
-    throw CpuExit{VcpuExitKind::InternalError, "the guest left protected mode (real mode is not implemented)"};
-  }
+  // Clearing PE enters real-address mode: the segment registers keep their cached
+  // descriptors until reloaded (SDM Vol. 3 9.9.2).
   s.cr0 = v | x86::CR0_ET;
+  if (!(v & x86::CR0_PE)) s.cpl = 0;
   if ((old ^ v) & (x86::CR0_PG | x86::CR0_WP | x86::CR0_PE)) flush_tlb();
   update_mode();
 }
@@ -360,8 +361,23 @@ void EmuCpu::set_cs(const Segment& cs, uint8_t cpl) {
   update_mode();
 }
 
+// Real-address mode (SDM Vol. 3 20.1.1): the selector is a paragraph number; the
+// limit and attributes stay as they were cached.
+void EmuCpu::load_real_mode_segment(unsigned seg, uint16_t selector) {
+  Segment sg = s.seg[seg];
+  sg.selector = selector;
+  sg.base = uint64_t(selector) << 4;
+  sg.unusable = false;
+  sg.present = true;
+  set_segment(seg, sg);
+}
+
 // MOV/POP to DS ES FS GS SS in protected mode (SDM Vol. 2 "MOV—Move", "POP").
 void EmuCpu::load_data_segment(unsigned seg, uint16_t selector) {
+  if (real_mode()) {
+    load_real_mode_segment(seg, selector);
+    return;
+  }
   if ((selector & ~3u) == 0) {
     if (seg == SS && !(mode_ == CpuMode::Long64 && s.cpl != 3 && (selector & 3) == s.cpl)) fault(kGP, 0);
     Segment null;
@@ -401,6 +417,15 @@ void EmuCpu::load_data_segment(unsigned seg, uint16_t selector) {
 
 // Far JMP/CALL to a code segment (SDM Vol. 2 "JMP", "CALL", protected-mode paths).
 void EmuCpu::far_transfer(uint16_t selector, uint64_t offset, bool is_call, unsigned osize) {
+  if (real_mode()) {
+    if (is_call) {
+      push(s.seg[CS].selector, osize);
+      push(next_rip, osize);
+    }
+    load_real_mode_segment(CS, selector);
+    next_rip = offset & size_mask(osize);
+    return;
+  }
   if ((selector & ~3u) == 0) fault(kGP, 0);
   uint64_t d = read_descriptor(selector);
   Segment cs = parse_descriptor(d, selector);
@@ -591,6 +616,16 @@ void EmuCpu::deliver_fault(const GuestFault& f) {
 
 void EmuCpu::do_hlt() {
   s.rip = next_rip;  // an interrupt returns after the HLT
+  if (!(s.flags.bits & rf::IF) && local_apic_ && index_ != 0 && halt_wait_) {
+    // An application processor halted with interrupts off (as Linux stops the other
+    // CPUs before powering off) can still be woken by INIT: it sleeps until
+    // the loop is stopped (kick or INIT) instead of ending the machine.
+    halted_ = true;
+    for (;;) {
+      if (stop_ && stop_->load(std::memory_order_relaxed)) throw CpuExit{VcpuExitKind::Stopped, ""};
+      halt_wait_(halt_ctx_);
+    }
+  }
   if (!(s.flags.bits & rf::IF) || !irq_) {
     throw CpuExit{VcpuExitKind::Halted,
                   fmt::format("hlt at {:#x} with {}", s.rip, irq_ ? "interrupts disabled" : "no interrupt source")};
@@ -610,9 +645,6 @@ void EmuCpu::do_hlt() {
 
 VcpuExit EmuCpu::run(std::atomic<bool>& stop) {
   stop_ = &stop;
-  if (!(s.cr0 & x86::CR0_PE)) {
-    return {VcpuExitKind::InternalError, "the emulator starts only in protected or long mode (CR0.PE = 0)"};
-  }
   update_mode();
   poll_countdown_ = 1;
   for (;;) {

@@ -21,6 +21,7 @@
 namespace vireo {
 class GuestMemory;
 class IoBus;
+class LocalApic;
 }  // namespace vireo
 
 namespace vireo::emu {
@@ -66,6 +67,13 @@ class EmuCpu {
   // Runs until `stop` becomes true, or an exit (halt, shutdown, internal error).
   VcpuExit run(std::atomic<bool>& stop);
   void set_interrupt_source(InterruptSource* source) { irq_ = source; }
+  // The emulated local APIC of this CPU (not owned): it serves IA32_APIC_BASE,
+  // IA32_TSC_DEADLINE and CR8 (the TPR), and CPUID reports an APIC.
+  void set_local_apic(LocalApic* apic) {
+    local_apic_ = apic;
+    apic_present = apic != nullptr;
+  }
+  LocalApic* local_apic() const { return local_apic_; }
   void set_tracer(Tracer* tracer) { tracer_ = tracer; }
   // HLT with interrupts enabled parks the loop in this hook (EmuVcpu waits on it).
   void set_halt_waiter(bool (*wait)(void* ctx), void* ctx) {
@@ -78,6 +86,9 @@ class EmuCpu {
   // ---- mode ------------------------------------------------------------------
   CpuMode mode() const { return mode_; }
   bool long_mode() const { return s.efer & x86::EFER_LMA; }
+  // Real-address mode (CR0.PE = 0): segment base = selector << 4, no descriptor
+  // checks, interrupts through the interrupt vector table (SDM Vol. 3 chapter 20).
+  bool real_mode() const { return !(s.cr0 & x86::CR0_PE); }
   bool user() const { return s.cpl == 3; }
   void update_mode();
 
@@ -219,6 +230,10 @@ class EmuCpu {
   // set for INT n / INT3 / INTO (DPL check, return address after the instruction).
   // `is_fault` marks a fault-class exception: its saved RFLAGS has RF set (SDM Vol. 3 18.3.1.1).
   void deliver(uint8_t vector, bool has_error, uint32_t error, bool soft, uint64_t return_rip, bool is_fault = false);
+  // The real-mode form of deliver(): through the interrupt vector table.
+  void deliver_real_mode(uint8_t vector, uint64_t return_rip);
+  // Loads a segment register in real mode: selector and base = selector << 4.
+  void load_real_mode_segment(unsigned seg, uint16_t selector);
   uint64_t canonical(uint64_t la) const { return uint64_t(int64_t(la << 16) >> 16); }
   bool is_canonical(uint64_t la) const { return canonical(la) == la; }
 
@@ -316,6 +331,7 @@ class EmuCpu {
   TlbEntry tlb_[kTlbSize];
   std::unique_ptr<CachedInsn[]> icache_;
   InterruptSource* irq_ = nullptr;
+  LocalApic* local_apic_ = nullptr;
   Tracer* tracer_ = nullptr;
   bool (*halt_wait_)(void*) = nullptr;
   void* halt_ctx_ = nullptr;

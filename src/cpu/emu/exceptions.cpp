@@ -17,6 +17,10 @@ const char* vector_name(uint8_t vector) {
 // the IST (6.14.5), a 16-byte-aligned stack and a frame of SS RSP RFLAGS CS RIP
 // (+ error code).
 void EmuCpu::deliver(uint8_t vector, bool has_error, uint32_t error, bool soft, uint64_t return_rip, bool is_fault) {
+  if (real_mode()) {
+    deliver_real_mode(vector, return_rip);
+    return;
+  }
   if (!long_mode()) {
     throw CpuExit{VcpuExitKind::InternalError,
                   fmt::format("{} (vector {}, error {:#x}) at rip {:#x} in 32-bit protected mode: the emulator "
@@ -94,6 +98,25 @@ void EmuCpu::deliver(uint8_t vector, bool has_error, uint32_t error, bool soft, 
   s.gpr[RSP] = top;
   s.rip = target;
   next_rip = target;
+  interrupt_shadow = false;
+}
+
+// Real-address mode (SDM Vol. 3 20.1.4): the interrupt vector table at IDTR.base
+// holds a 4-byte IP:CS pointer per vector; FLAGS, CS and IP are pushed as 16-bit
+// words, and IF, TF, AC and RF are cleared. Error codes are not pushed. A vector
+// beyond the IDTR limit raises #GP, which becomes #DF and then a shutdown.
+void EmuCpu::deliver_real_mode(uint8_t vector, uint64_t return_rip) {
+  if (vector * 4u + 3 > s.idt.limit) fault(kGP, 0);
+  uint64_t entry = read_sys((s.idt.base + vector * 4u) & 0xffffffffull, 4);
+  s.flags.materialize();
+  uint64_t rflags = s.flags.rflags();
+  push(rflags & 0xffff, 2);
+  push(s.seg[CS].selector, 2);
+  push(return_rip & 0xffff, 2);
+  s.flags.set_rflags(rflags & ~(rf::IF | rf::TF | rf::AC | rf::RF));
+  load_real_mode_segment(CS, static_cast<uint16_t>(entry >> 16));
+  s.rip = entry & 0xffff;
+  next_rip = s.rip;
   interrupt_shadow = false;
 }
 

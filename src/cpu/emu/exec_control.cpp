@@ -74,6 +74,19 @@ void exec_iret(EmuCpu& c, const DecodedInsn& d) {
   unsigned size = d.osize;
   c.s.flags.materialize();
   uint64_t old_flags = c.s.flags.rflags();
+  if (c.real_mode()) {
+    // Real-address mode: pop IP, CS and FLAGS; every flag may change except VM and
+    // VIF/VIP (SDM Vol. 2 "IRET", REAL-ADDRESS-MODE).
+    uint64_t new_rip = c.pop(size);
+    uint16_t new_cs = uint16_t(c.pop(size));
+    uint64_t new_flags = c.pop(size);
+    uint64_t keep = size == 2 ? ~0xffffull : (rf::VM | rf::VIF | rf::VIP | ~0xffffffffull);
+    c.s.flags.set_rflags(((old_flags & keep) | (new_flags & ~keep)) | 2);
+    c.load_real_mode_segment(CS, new_cs);
+    c.next_rip = new_rip & size_mask(size);
+    c.request_poll();
+    return;
+  }
   if (old_flags & rf::NT) c.unimplemented(d, "IRET with NT set (task return)");
   bool m64 = c.mode() == CpuMode::Long64;
   uint64_t sp = c.s.gpr[RSP] & size_mask(c.stack_size());
@@ -149,6 +162,14 @@ void exec_iret(EmuCpu& c, const DecodedInsn& d) {
 // RETF / RETF imm16 (SDM Vol. 2 "RET", protected-mode far return).
 void exec_retf(EmuCpu& c, const DecodedInsn& d) {
   unsigned size = d.osize;
+  if (c.real_mode()) {
+    uint64_t new_rip = c.pop(size);
+    uint16_t new_cs = uint16_t(c.pop(size));
+    if (d.opcode() == 0xca) c.set_sp(c.s.gpr[RSP] + (d.imm & 0xffff));
+    c.load_real_mode_segment(CS, new_cs);
+    c.next_rip = new_rip & size_mask(size);
+    return;
+  }
   uint64_t sp = c.s.gpr[RSP] & size_mask(c.stack_size());
   auto at = [&](uint64_t off) { return c.read(c.linear(SS, (sp + off) & size_mask(c.stack_size())), size); };
   uint64_t new_rip = at(0);

@@ -3,6 +3,7 @@
 // SWAPGS, IN/OUT, FXSAVE/FXRSTOR, LDMXCSR/STMXCSR, fences, CLFLUSH, UD0/UD1/UD2.
 #include "cpu/emu/cpuid_policy.h"
 #include "cpu/emu/exec_common.h"
+#include "devices/local_apic.h"
 
 namespace vireo::emu {
 namespace {
@@ -52,7 +53,7 @@ void exec_mov_cr(EmuCpu& c, const DecodedInsn& d) {
       case 2: v = c.s.cr2; break;
       case 3: v = c.s.cr3; break;
       case 4: v = c.s.cr4; break;
-      case 8: v = c.s.cr8; break;
+      case 8: v = c.local_apic() ? (c.local_apic()->tpr() >> 4) : c.s.cr8; break;
       default: c.fault(kUD);
     }
     c.set_reg(d.rm, size, v, true);
@@ -67,6 +68,8 @@ void exec_mov_cr(EmuCpu& c, const DecodedInsn& d) {
     case 8:
       if (v & ~0xfull) c.fault(kGP, 0);
       c.s.cr8 = v;
+      // CR8 is the APIC's TPR[7:4] (SDM Vol. 3 10.8.6.1).
+      if (c.local_apic()) c.local_apic()->set_tpr(static_cast<uint8_t>(v << 4));
       break;
     default: c.fault(kUD);
   }

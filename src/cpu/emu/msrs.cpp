@@ -1,11 +1,13 @@
 // The model-specific registers the emulated CPU implements (RDMSR/WRMSR). Anything
-// else raises #GP(0), which guests probe for with exception fixups.
+// else raises #GP(0), which guests probe for with exception fixups. With an emulated
+// local APIC attached, IA32_APIC_BASE and IA32_TSC_DEADLINE are the APIC's.
 #include "cpu/emu/emu_cpu.h"
+#include "devices/local_apic.h"
 
 namespace vireo::emu {
 
 namespace msr {
-constexpr uint32_t TSC = 0x10, APIC_BASE = 0x1b, BIOS_SIGN_ID = 0x8b, SYSENTER_CS = 0x174,
+constexpr uint32_t TSC = 0x10, APIC_BASE = 0x1b, TSC_ADJUST = 0x3b, BIOS_SIGN_ID = 0x8b, SYSENTER_CS = 0x174,
                    SYSENTER_ESP = 0x175, SYSENTER_EIP = 0x176, MISC_ENABLE = 0x1a0, PAT = 0x277,
                    EFER = 0xc0000080, STAR = 0xc0000081, LSTAR = 0xc0000082, CSTAR = 0xc0000083,
                    SFMASK = 0xc0000084, FS_BASE = 0xc0000100, GS_BASE = 0xc0000101,
@@ -13,8 +15,11 @@ constexpr uint32_t TSC = 0x10, APIC_BASE = 0x1b, BIOS_SIGN_ID = 0x8b, SYSENTER_C
 }
 
 bool EmuCpu::read_msr(uint32_t index, uint64_t& v) {
+  if (local_apic_ && (index == LocalApic::kMsrApicBase || index == LocalApic::kMsrTscDeadline))
+    return local_apic_->read_msr(index, v);
   switch (index) {
     case msr::TSC: v = read_tsc(); return true;
+    case msr::TSC_ADJUST: v = uint64_t(s.tsc_adjust); return true;
     case msr::APIC_BASE:
       if (!apic_present) return false;
       v = s.apic_base | (index_ == 0 ? 0x100 : 0);
@@ -39,9 +44,24 @@ bool EmuCpu::read_msr(uint32_t index, uint64_t& v) {
 }
 
 bool EmuCpu::write_msr(uint32_t index, uint64_t v) {
+  if (local_apic_ && (index == LocalApic::kMsrApicBase || index == LocalApic::kMsrTscDeadline))
+    return local_apic_->write_msr(index, v);
   auto canonical_or_fail = [&](uint64_t a) { return is_canonical(a); };
   switch (index) {
-    case msr::TSC: s.tsc_offset = int64_t(v - (read_tsc() - uint64_t(s.tsc_offset))); return true;
+    // A write to the TSC moves IA32_TSC_ADJUST by the same amount, and a write to
+    // IA32_TSC_ADJUST moves the TSC (SDM Vol. 3 17.17.3).
+    case msr::TSC: {
+      int64_t delta = int64_t(v - read_tsc());
+      s.tsc_offset += delta;
+      s.tsc_adjust += delta;
+      return true;
+    }
+    case msr::TSC_ADJUST: {
+      int64_t delta = int64_t(v) - s.tsc_adjust;
+      s.tsc_offset += delta;
+      s.tsc_adjust = int64_t(v);
+      return true;
+    }
     case msr::APIC_BASE:
       if (!apic_present) return false;
       s.apic_base = v & ~0x100ull;
