@@ -418,6 +418,59 @@ handler:
   EXPECT_EQ(m.vcpu(0).get_state().gpr[R15], 0x42u);
 }
 
+// The PIT's counter 0 interrupts vCPU 0 through I/O APIC pin 2 (ISA IRQ 0), also
+// while it sleeps in HLT.
+TEST(EmuPlatform, PitRateGeneratorInterruptsBootCpu) {
+  PlatformMachine m(1);
+  m.load(kBspCode, R"(
+bits 64
+org 0x20000
+  mov rbx, 0xfee00000                  ; local APIC
+  mov r8, 0xfec00000                   ; I/O APIC
+  mov rax, handler
+  mov rdi, 0x8000 + 0x43 * 16
+  mov word [rdi], ax
+  mov word [rdi + 2], 0x08
+  mov word [rdi + 4], 0x8e00
+  shr rax, 16
+  mov word [rdi + 6], ax
+  mov qword [rdi + 8], 0
+  mov dword [rbx + 0x0f0], 0x1ff
+  mov dword [r8 + 0x00], 0x10 + 2 * 2 + 1
+  mov dword [r8 + 0x10], 0
+  mov dword [r8 + 0x00], 0x10 + 2 * 2
+  mov dword [r8 + 0x10], 0x43          ; pin 2: fixed, edge, vector 0x43
+  mov al, 0x34                         ; counter 0, lobyte/hibyte, mode 2
+  out 0x43, al
+  mov ax, 11932                        ; 10 ms at 1.193182 MHz
+  out 0x40, al
+  mov al, ah
+  out 0x40, al
+  xor r15, r15
+  sti
+idle:
+  hlt
+  cmp r15, 5
+  jb idle
+  cli
+  hlt
+handler:
+  inc r15
+  mov dword [rbx + 0x0b0], 0
+  iretq
+)");
+  m.enter_long_mode(0, kBspCode);
+  auto t0 = std::chrono::steady_clock::now();
+  uint64_t cpu0 = thread_cpu_ns();
+  VcpuExit e = m.vcpu(0).run();
+  uint64_t cpu_ns = thread_cpu_ns() - cpu0;
+  auto wall = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(e.kind, VcpuExitKind::Halted) << e.message;
+  EXPECT_EQ(m.vcpu(0).get_state().gpr[R15], 5u);
+  EXPECT_GE(wall, std::chrono::milliseconds(45));  // five periods of 10 ms
+  EXPECT_LT(cpu_ns, 30'000'000u);
+}
+
 // INIT sends a running AP back to wait-for-SIPI; the next SIPI restarts it.
 TEST(EmuPlatform, InitStopsARunningApUntilTheNextSipi) {
   PlatformMachine m(2);

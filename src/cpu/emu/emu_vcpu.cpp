@@ -1,5 +1,6 @@
 #include "cpu/emu/emu_vcpu.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "base/log.h"
@@ -184,6 +185,7 @@ bool EmuVcpu::wait_in_hlt(void* self) {
     // Sleep until something wakes the CPU (an interrupt, kick, INIT) or the APIC
     // timer's next deadline, whichever comes first.
     uint64_t deadline = v->apic_->next_deadline_ns();
+    if (v->extra_timer_) deadline = std::min(deadline, v->extra_timer_());
     if (deadline == LocalApic::kNever) {
       v->cv_.wait(lock, woken);
     } else {

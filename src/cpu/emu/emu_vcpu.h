@@ -12,6 +12,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -42,6 +43,10 @@ class EmuVcpu final : public Vcpu {
   // This vCPU's local APIC (not owned; set before run()): the interrupt source, the
   // APIC MSRs and CR8, and the timer deadline that bounds a sleep in HLT.
   void attach_local_apic(LocalApic* apic);
+  // Another timer whose interrupts this vCPU polls for (the PIT on vCPU 0): when its
+  // next event is due on the steady clock (UINT64_MAX: none). HLT sleeps no longer.
+  // Set before run().
+  void set_extra_timer(std::function<uint64_t()> next_event_ns) { extra_timer_ = std::move(next_event_ns); }
   // Thread-safe: wakes a run() parked in HLT so it polls the interrupt source again.
   void wake();
   // Thread-safe, from the APIC bus: an INIT or a start-up IPI for this vCPU.
@@ -66,6 +71,7 @@ class EmuVcpu final : public Vcpu {
 
   EmuCpu cpu_;
   LocalApic* apic_ = nullptr;
+  std::function<uint64_t()> extra_timer_;
   std::atomic<bool> stop_{false};    // makes EmuCpu::run return
   std::atomic<bool> kicked_{false};  // the stop is kick()'s (else an INIT's)
   std::unique_ptr<Tracer> tracer_;
