@@ -183,8 +183,13 @@ const std::vector<HandCase>& cases() {
          expect_completed(t, r);
          EXPECT_EQ(r.gpr[RAX], 0x12345678u);  // the 32-bit destination is written even for count 0
          expect_flags(r, kStatusFlags, kCF);    // and the flags are not
-       },
-       "a 32-bit shift or rotate with a masked count of 0 leaves bits 63:32 of the destination"},
+       }},
+      {"shl_memory_by_zero_is_a_write", Family::Shift, {0xD3, 0x25, 0xFA, 0xFF, 0xFF, 0xFF},  // shl dword [rip-6], cl
+       [](TestCase& t) { t.gpr[RCX] = 0; },  // the operand is the (read-only) instruction itself
+       [](const TestCase&, const Result& r) {
+         expect_exception(r, 14, 0x7, C);  // a count of 0 still writes: present, write, user
+         EXPECT_EQ(r.cr2, C);
+       }},
       // ---- muldiv ----
       {"mul_64_high_half", Family::MulDiv, {0x48, 0xF7, 0xE3},  // mul rbx
        [](TestCase& t) { t.gpr[RAX] = 1ull << 63; t.gpr[RBX] = 4; },
@@ -207,8 +212,7 @@ const std::vector<HandCase>& cases() {
          expect_exception(r, 0, 0, C + 2);
          EXPECT_EQ(r.gpr[RDX], ~0ull);  // CQO ran, IDIV did not
          EXPECT_TRUE(r.rflags & (1u << 16)) << "RF set in the frame of a fault";
-       },
-       "RF is not set in the RFLAGS image pushed for a fault"},
+       }},
       {"div_by_zero_de", Family::MulDiv, {0xF6, 0xF3},  // div bl
        [](TestCase& t) { t.gpr[RBX] = 0x100; },
        [](const TestCase& t, const Result& r) {
@@ -250,16 +254,28 @@ const std::vector<HandCase>& cases() {
          EXPECT_EQ(r.gpr[R15], 63u);
          expect_flags(r, kCF | kZF, 0);
          expect_unchanged_except(t, r, {R15});
-       },
-       "LZCNT writes the wrong register (REX.R of the destination ignored)"},
+       }},
       {"tzcnt_zero_source", Family::Bit, {0xF3, 0x4C, 0x0F, 0xBC, 0xC2},  // tzcnt r8, rdx
        [](TestCase& t) { t.gpr[RDX] = 0; t.rflags |= kZF; },
        [](const TestCase& t, const Result& r) {
          expect_completed(t, r);
          EXPECT_EQ(r.gpr[R8], 64u);      // the operand width
          expect_flags(r, kCF | kZF, kCF);  // CF: source zero; ZF: result zero
-       },
-       "TZCNT of a zero source acts as BSF (destination not set to the width, ZF instead of CF)"},
+       }},
+      {"lzcnt_16_zero_source", Family::Bit, {0xF3, 0x66, 0x0F, 0xBD, 0xC3},  // lzcnt ax, bx
+       [](TestCase& t) { t.gpr[RBX] = 0xffff0000; t.gpr[RAX] = 0xffffffff12345678ull; t.rflags |= kZF | kSF | kPF; },
+       [](const TestCase& t, const Result& r) {
+         expect_completed(t, r);
+         EXPECT_EQ(r.gpr[RAX], 0xffffffff12340010ull);  // 16 in AX, the rest kept
+         expect_flags(r, kCF | kZF, kCF);
+         expect_unchanged_except(t, r, {RAX});
+       }},
+      {"lzcnt_last_rep_prefix_wins", Family::Bit, {0xF3, 0xF2, 0x0F, 0xBD, 0xC3},  // f3 f2: bsr eax, ebx
+       [](TestCase& t) { t.gpr[RBX] = 0x10; },
+       [](const TestCase& t, const Result& r) {
+         expect_completed(t, r);
+         EXPECT_EQ(r.gpr[RAX], 4u);  // BSR's index, not LZCNT's 27
+       }},
       // ---- cond ----
       {"cmov_32_not_taken_zero_extends", Family::Cond, {0x0F, 0x44, 0xC3},  // cmovz eax, ebx
        [](TestCase& t) { t.gpr[RAX] = 0xffffffff12345678ull; },
@@ -406,8 +422,7 @@ const std::vector<HandCase>& cases() {
          expect_completed(t, r);
          EXPECT_EQ(r.gpr[RSP], kInitialRsp - 8);
          EXPECT_EQ(stack_qword(r, kInitialRsp - 8), 0x1122334455667788ull);
-       },
-       "PUSH r/m64 (FF /6) pushes 4 bytes"},
+       }},
       {"call_pushes_return", Family::Stack, {0xE8, 0x00, 0x00, 0x00, 0x00, 0x58},  // call $+5; pop rax
        nullptr,
        [](const TestCase& t, const Result& r) {
@@ -466,8 +481,7 @@ const std::vector<HandCase>& cases() {
          EXPECT_EQ(r.cr2, 0u);
          EXPECT_TRUE(r.rflags & (1u << 16));
          expect_unchanged_except(t, r, {});
-       },
-       "RF is not set in the RFLAGS image pushed for a fault"},
+       }},
       {"pf_write_read_only_code", Family::Fault, {0x88, 0x04, 0x25, 0x00, 0x00, 0x01, 0x00},  // mov [0x10000], al
        nullptr,
        [](const TestCase&, const Result& r) {
@@ -497,8 +511,25 @@ const std::vector<HandCase>& cases() {
        [](const TestCase&, const Result& r) { expect_exception(r, 13, 0, C); }},
       {"ss_non_canonical_rbp", Family::Fault, {0x48, 0x8B, 0x45, 0x00},  // mov rax, [rbp]
        [](TestCase& t) { t.gpr[RBP] = 0x8000000000000000ull; },
-       [](const TestCase&, const Result& r) { expect_exception(r, 12, 0, C); },
-       "a non-canonical RBP-based address raises #GP, not #SS"},
+       [](const TestCase&, const Result& r) { expect_exception(r, 12, 0, C); }},
+      {"ss_override_non_canonical", Family::Fault, {0x36, 0x48, 0x8B, 0x03},  // mov rax, ss:[rbx]
+       [](TestCase& t) { t.gpr[RBX] = 0x8000000000000000ull; },
+       [](const TestCase&, const Result& r) { expect_exception(r, 12, 0, C); }},
+      {"gp_fs_override_on_rbp_base", Family::Fault, {0x64, 0x48, 0x8B, 0x45, 0x00},  // mov rax, fs:[rbp]
+       [](TestCase& t) { t.gpr[RBP] = 0x8000000000000000ull; },
+       [](const TestCase&, const Result& r) { expect_exception(r, 13, 0, C); }},
+      {"ss_push_non_canonical_rsp", Family::Fault, {0x50},  // push rax
+       [](TestCase& t) { t.gpr[RSP] = 0x8000000000000008ull; },
+       [](const TestCase& t, const Result& r) {
+         ASSERT_EQ(r.outcome, Outcome::Exception) << r.message;
+         EXPECT_EQ(r.vector, 12u) << vector_name(r.vector);
+         EXPECT_EQ(r.error_code, 0u);
+         EXPECT_EQ(r.rip, C);
+         EXPECT_EQ(r.gpr[RSP], t.gpr[RSP]);
+       }},
+      {"ss_before_pf_when_crossing_into_non_canonical", Family::Fault, {0x48, 0x8B, 0x45, 0x00},  // mov rax, [rbp]
+       [](TestCase& t) { t.gpr[RBP] = 0x00007ffffffffffcull; },  // first page unmapped, last bytes non-canonical
+       [](const TestCase&, const Result& r) { expect_exception(r, 12, 0, C); }},
       {"gp_int_beyond_idt_limit", Family::Fault, {0xCD, 0x80},  // int 0x80: IDT has 32 entries
        nullptr,
        [](const TestCase&, const Result& r) { expect_exception(r, 13, (0x80 << 3) | 2, C); },
@@ -527,8 +558,44 @@ const std::vector<HandCase>& cases() {
        [](const TestCase&, const Result& r) {
          expect_exception(r, 1, 0, C + 1);  // after the first NOP
          EXPECT_TRUE(r.rflags & (1u << 8));
+       }},
+      {"db_after_popf_that_clears_tf", Family::Fault, {0x9D, 0x90},  // popf (of 0x2); nop
+       [](TestCase& t) {
+         t.rflags |= 1u << 8;
+         uint64_t flags = 0x2;
+         std::memcpy(t.stack.data() + (kInitialRsp - kStackGpa), &flags, 8);
        },
-       "no #DB after an instruction executed with RFLAGS.TF = 1"},
+       [](const TestCase&, const Result& r) {
+         ASSERT_EQ(r.outcome, Outcome::Exception) << r.message;
+         EXPECT_EQ(r.vector, 1u);  // TF was set when the POPF began
+         EXPECT_EQ(r.rip, C + 1);
+         EXPECT_FALSE(r.rflags & (1u << 8));
+         EXPECT_EQ(r.gpr[RSP], kInitialRsp + 8);
+       }},
+      {"db_one_instruction_after_popf_sets_tf", Family::Fault, {0x68, 0x02, 0x01, 0x00, 0x00, 0x9D, 0x90, 0x90},
+       nullptr,  // push 0x102; popf; nop; nop
+       [](const TestCase&, const Result& r) {
+         ASSERT_EQ(r.outcome, Outcome::Exception) << r.message;
+         EXPECT_EQ(r.vector, 1u);
+         EXPECT_EQ(r.rip, C + 7);  // after the first NOP
+         EXPECT_EQ(r.gpr[RSP], kInitialRsp);
+       }},
+      {"db_rep_movsb_each_iteration", Family::Fault, {0xF3, 0xA4},
+       [](TestCase& t) { t.rflags |= 1u << 8; t.gpr[RCX] = 3; t.gpr[RSI] = D; t.gpr[RDI] = D + 0x100; },
+       [](const TestCase&, const Result& r) {
+         expect_exception(r, 1, 0, C);  // RIP still on the REP MOVSB
+         EXPECT_EQ(r.gpr[RCX], 2u);
+         EXPECT_EQ(r.gpr[RSI], D + 1);
+       }},
+      {"db_not_after_a_fault", Family::Fault, {0x0F, 0x0B},  // ud2
+       [](TestCase& t) { t.rflags |= 1u << 8; },
+       [](const TestCase&, const Result& r) { expect_exception(r, 6, 0, C); }},
+      {"rf_cleared_after_an_instruction", Family::Fault, {0x90},
+       [](TestCase& t) { t.rflags |= 1u << 16; },
+       [](const TestCase& t, const Result& r) {
+         expect_completed(t, r);
+         EXPECT_FALSE(r.rflags & (1u << 16));
+       }},
   };
   return all;
 }

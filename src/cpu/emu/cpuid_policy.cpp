@@ -50,8 +50,13 @@ CpuidResult cpuid_policy(uint32_t leaf, uint32_t subleaf, const CpuidContext& ct
       if (ctx.num_cpus > 1) r.edx |= bit(28);
       break;
     case 7:
-      // Subleaf 0 only (EAX = 0: no further subleaves).
-      if (subleaf == 0) r.ebx = bit(1);  // IA32_TSC_ADJUST (msrs.cpp)
+      // Subleaf 0 only (EAX = 0: no further subleaves). BMI1 is offered for TZCNT
+      // (exec_bit.cpp); its VEX-encoded members (ANDN BEXTR BLSI BLSMSK BLSR) are
+      // decoded as #UD, since no VEX encoding is implemented.
+      if (subleaf == 0) {
+        r.ebx = bit(1)    // IA32_TSC_ADJUST (msrs.cpp)
+                | bit(3); // BMI1
+      }
       break;
     case 0x15:
       // TSC = 25 MHz crystal x 40 / 1 = 1 GHz (emu_cpu.cpp read_tsc).
@@ -66,7 +71,8 @@ CpuidResult cpuid_policy(uint32_t leaf, uint32_t subleaf, const CpuidContext& ct
       break;
     case 0x80000000: r.eax = 0x80000008; break;
     case 0x80000001:
-      r.ecx = bit(0);    // LAHF/SAHF in 64-bit mode
+      r.ecx = bit(0)     // LAHF/SAHF in 64-bit mode
+              | bit(5);  // ABM: LZCNT
       r.edx = bit(11)    // SYSCALL/SYSRET
               | bit(20)  // NX
               | bit(26)  // 1 GiB pages

@@ -162,10 +162,13 @@ DecodeStatus decode(const uint8_t* bytes, size_t avail, CpuMode mode, DecodedIns
     ++pos;
   }
 opcode:
-  // In 64-bit mode, CS/DS/ES/SS overrides are ignored (SDM Vol. 1 3.3.7.1).
+  // In 64-bit mode, CS/DS/ES/SS overrides are ignored for the address (SDM Vol. 1
+  // 3.3.7.1; all four bases are 0). An SS override still makes the access an SS one
+  // for faults (a non-canonical address raises #SS, not #GP), while the others do not
+  // take SS away from an RSP/RBP base: so only SS is kept, as the CPU shows.
   if (seg_override != kNoReg) {
     d.prefixes |= kPrefixSeg;
-    if (m64 && seg_override < 4) seg_override = kNoReg;
+    if (m64 && seg_override < 4 && seg_override != 2) seg_override = kNoReg;  // 2 = SS
   }
   unsigned map = kMapOne;
   ++pos;  // b is the first opcode byte

@@ -91,7 +91,7 @@ const TlbEntry& EmuCpu::walk(uint64_t la, Access access, bool as_user) {
                                 "cr4={:#x} efer={:#x})",
                                 s.cr0, s.cr4, s.efer)};
     }
-    if (!is_canonical(la)) fault(kGP, 0);
+    if (!is_canonical(la)) non_canonical_fault();
     const bool nxe = s.efer & x86::EFER_NXE;
     uint32_t err_extra = (access == Access::Write ? pferr::W : 0) | (as_user ? pferr::U : 0) |
                          (access == Access::Exec && nxe ? pferr::ID : 0);
@@ -187,6 +187,13 @@ void EmuCpu::phys_write(uint64_t pa, uint8_t* host, unsigned size, uint64_t v) {
   machine_.mmio->write(pa, size, v);
 }
 
+// An access through SS that runs from a canonical page into a non-canonical one
+// raises #SS(0) before the first page is translated (a #PF there does not come
+// first, unlike for the other segments), as the CPU does.
+void EmuCpu::check_crossing_canonical(uint64_t second_page) {
+  if (last_seg_ == SS && mode_ == CpuMode::Long64 && !is_canonical(second_page)) fault(kSS, 0);
+}
+
 uint64_t EmuCpu::read_slow(uint64_t la, unsigned size, bool as_user) {
   unsigned off = la & 0xfff;
   if (off + size <= 4096) {
@@ -195,6 +202,7 @@ uint64_t EmuCpu::read_slow(uint64_t la, unsigned size, bool as_user) {
   }
   uint8_t buf[8];
   unsigned first = 4096 - off;
+  check_crossing_canonical(la + first);
   TlbEntry a = translate(la, Access::Read, as_user);
   TlbEntry b = translate((la + first) & la_mask_, Access::Read, as_user);
   for (unsigned i = 0; i < size; ++i) {
@@ -215,6 +223,7 @@ void EmuCpu::write_slow(uint64_t la, unsigned size, uint64_t v, bool as_user) {
     return;
   }
   unsigned first = 4096 - off;
+  check_crossing_canonical(la + first);
   TlbEntry a = translate(la, Access::Write, as_user);
   TlbEntry b = translate((la + first) & la_mask_, Access::Write, as_user);
   for (unsigned i = 0; i < size; ++i) {
@@ -576,6 +585,8 @@ void EmuCpu::step() {
   next_rip = s.rip + d.len;
   if (mode_ != CpuMode::Long64) next_rip &= 0xffffffffull;
   bool shadowed = interrupt_shadow;
+  const uint64_t debug_flags = s.flags.bits & (rf::TF | rf::RF);  // never lazy
+  single_step_ = debug_flags & rf::TF;
   c.handler(*this, d);
   s.rip = next_rip;
   ++instructions;
@@ -584,6 +595,24 @@ void EmuCpu::step() {
     poll_countdown_ = 1;
   }
   if (tracer_) tracer_->after(*this);
+  if (debug_flags) [[unlikely]] finish_debug_flags(d, debug_flags);
+}
+
+// After an instruction that began with TF or RF set (SDM Vol. 3 17.3.1.4, 18.3.1.1):
+// RF is cleared once the instruction completes (unless IRET loaded it), and TF set
+// at the start of the instruction raises a single-step #DB trap after it, with RIP
+// at the next instruction and DR6.BS set. An instruction that delivered an interrupt
+// or exception itself (INT n, INT3, INTO) does not trap (deliver() clears
+// single_step_), and MOV SS / POP SS hold the trap back until after the next
+// instruction, as they do interrupts.
+void EmuCpu::finish_debug_flags(const DecodedInsn& d, uint64_t flags_before) {
+  const bool iret = d.op == 0xcf;
+  if ((flags_before & rf::RF) && !iret) s.flags.bits &= ~rf::RF;
+  if (!single_step_) return;
+  single_step_ = false;
+  if (interrupt_shadow && d.op != 0xfb) return;  // MOV SS / POP SS, not STI
+  s.dr[6] |= 1u << 14;                           // BS
+  deliver(kDB, false, 0, false, s.rip);
 }
 
 void EmuCpu::take_interrupt() {

@@ -129,7 +129,12 @@ class EmuCpu {
     }
     return a & size_mask(d.asize);
   }
-  uint64_t linear(unsigned seg, uint64_t offset) const { return (seg_base_[seg] + offset) & la_mask_; }
+  // Also remembers the segment, so that a non-canonical address raises #SS rather
+  // than #GP when it was formed through SS (SDM Vol. 3 6.15, interrupt 12).
+  uint64_t linear(unsigned seg, uint64_t offset) const {
+    last_seg_ = static_cast<uint8_t>(seg);
+    return (seg_base_[seg] + offset) & la_mask_;
+  }
   uint64_t operand_address(const DecodedInsn& d) const { return linear(d.seg, effective_address(d)); }
 
   // ---- memory (linear addresses, at the current privilege) -------------------
@@ -312,6 +317,7 @@ class EmuCpu {
 
  private:
   struct CachedInsn;
+  void check_crossing_canonical(uint64_t second_page);
   uint64_t read_slow(uint64_t la, unsigned size, bool as_user);
   void write_slow(uint64_t la, unsigned size, uint64_t v, bool as_user);
   uint64_t phys_read(uint64_t pa, uint8_t* host, unsigned size);
@@ -320,6 +326,9 @@ class EmuCpu {
   const CachedInsn& fetch();
   void step();
   void deliver_fault(const GuestFault& f);
+  void finish_debug_flags(const DecodedInsn& d, uint64_t flags_before);
+  // #GP(0), or #SS(0) when the last linear address was formed through SS.
+  [[noreturn]] void non_canonical_fault() { fault(last_seg_ == SS ? kSS : kGP, 0); }
   void take_interrupt();
 
   MachineContext machine_;
@@ -336,6 +345,8 @@ class EmuCpu {
   bool (*halt_wait_)(void*) = nullptr;
   void* halt_ctx_ = nullptr;
   bool halted_ = false;
+  mutable uint8_t last_seg_ = DS;  // segment of the last linear address formed (linear())
+  bool single_step_ = false;       // RFLAGS.TF was set when the current instruction began
   int delivering_ = -1;  // vector being delivered (double-fault detection), -1 = none
   unsigned poll_countdown_ = 1;
   std::atomic<bool>* stop_ = nullptr;

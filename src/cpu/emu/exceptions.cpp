@@ -27,6 +27,7 @@ void EmuCpu::deliver(uint8_t vector, bool has_error, uint32_t error, bool soft, 
                               "delivers exceptions and interrupts only in long mode",
                               vector_name(vector), vector, error, s.rip)};
   }
+  single_step_ = false;  // an instruction that delivers an event does not single-step trap
   const uint32_t ext = soft ? 0 : 1;  // EXT bit of error codes (6.13)
   const uint32_t idt_err = vector * 8u + 2 + ext;
   if (vector * 16u + 15 > s.idt.limit) fault(kGP, idt_err);

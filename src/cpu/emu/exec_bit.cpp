@@ -1,4 +1,4 @@
-// Bit instructions: BT BTS BTR BTC, BSF BSR (and their F3 forms), POPCNT, BSWAP,
+// Bit instructions: BT BTS BTR BTC, BSF BSR, TZCNT LZCNT, POPCNT, BSWAP,
 // SETcc, CMOVcc.
 #include "cpu/emu/exec_common.h"
 
@@ -57,18 +57,50 @@ void exec_group8(EmuCpu& c, const DecodedInsn& d) {
   bit_test(c, d, r - 4, d.imm & 0xff, false);
 }
 
-// BSF/BSR; with F3 these are TZCNT/LZCNT on CPUs with BMI1/LZCNT, which vireo's CPUID
-// does not offer, so (as on such CPUs) the prefix is ignored.
+// 0F BC BSF, 0F BD BSR (SDM Vol. 2 "BSF", "BSR"): ZF = (source == 0). With a zero
+// source the destination is left unchanged, a 32-bit one included (its bits 63:32
+// are not cleared), as the CPUs vireo is checked against do. CF OF SF AF PF are
+// undefined in the SDM; they are left unchanged.
 void exec_bsf_bsr(EmuCpu& c, const DecodedInsn& d) {
   unsigned size = d.osize;
   uint64_t src = c.read_rm(d, size);
   if (src == 0) {
-    c.s.flags.set_arith(rf::ZF, rf::ZF);  // destination unchanged
+    c.s.flags.set_arith(rf::ZF, rf::ZF);
     return;
   }
   unsigned idx = d.opcode() == 0xbc ? __builtin_ctzll(src) : 63 - __builtin_clzll(src);
   c.set_reg(d, d.reg, size, idx);
   c.s.flags.set_arith(rf::ZF, 0);
+}
+
+// F3 0F BC TZCNT (BMI1), F3 0F BD LZCNT (ABM) (SDM Vol. 2 "TZCNT", "LZCNT"): the
+// count of trailing / leading zero bits of the source, the operand width for a zero
+// source. CF = (source == 0), ZF = (result == 0); OF SF AF PF are undefined: the
+// host CPUs clear SF AF PF and keep OF, and so does vireo.
+void exec_tzcnt_lzcnt(EmuCpu& c, const DecodedInsn& d) {
+  unsigned size = d.osize;
+  unsigned bits = size * 8;
+  uint64_t src = c.read_rm(d, size);
+  unsigned n;
+  if (src == 0) {
+    n = bits;
+  } else if (d.opcode() == 0xbc) {
+    n = __builtin_ctzll(src);
+  } else {
+    n = __builtin_clzll(src) - (64 - bits);
+  }
+  c.set_reg(d, d.reg, size, n);
+  c.s.flags.set_arith(rf::CF | rf::ZF | rf::SF | rf::AF | rf::PF, (src == 0 ? rf::CF : 0) | (n == 0 ? rf::ZF : 0));
+}
+
+// 0F BC / 0F BD: the F3 form (when F3 is the last of the F2/F3 prefixes) is
+// TZCNT / LZCNT, which vireo's CPUID offers (cpuid_policy.cpp); otherwise BSF / BSR.
+void exec_bit_scan(EmuCpu& c, const DecodedInsn& d) {
+  if (d.last_rep == 0xf3) {
+    exec_tzcnt_lzcnt(c, d);
+  } else {
+    exec_bsf_bsr(c, d);
+  }
 }
 
 // F3 0F B8: POPCNT. ZF = (source == 0); CF OF SF AF PF cleared.
@@ -106,8 +138,8 @@ void exec_cmovcc(EmuCpu& c, const DecodedInsn& d) {
 void register_bit(HandlerTable& t) {
   for (unsigned op : {0xa3u, 0xabu, 0xb3u, 0xbbu}) set_handler(t, kMap0F, op, exec_bt_reg);
   set_handler(t, kMap0F, 0xba, exec_group8);
-  set_handler(t, kMap0F, 0xbc, exec_bsf_bsr);
-  set_handler(t, kMap0F, 0xbd, exec_bsf_bsr);
+  set_handler(t, kMap0F, 0xbc, exec_bit_scan);
+  set_handler(t, kMap0F, 0xbd, exec_bit_scan);
   set_handler(t, kMap0F, 0xb8, exec_popcnt);
   for (unsigned op = 0xc8; op <= 0xcf; ++op) set_handler(t, kMap0F, op, exec_bswap);
   for (unsigned op = 0x90; op <= 0x9f; ++op) set_handler(t, kMap0F, op, exec_setcc);

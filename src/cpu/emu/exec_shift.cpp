@@ -91,10 +91,18 @@ ShiftResult shift_compute(unsigned op, uint64_t a, unsigned count, unsigned size
   return r;
 }
 
+// A shift or rotate whose masked count is 0 changes no flag, but still writes its
+// destination: a 32-bit register is zero-extended to 64 bits, and a memory operand
+// is accessed for writing (a read-only page faults with a write error code), as the
+// CPU does. 8- and 16-bit registers keep their other bits.
+void write_back_unchanged(EmuCpu& c, const DecodedInsn& d, unsigned size) {
+  (void)c.rmw_rm(d, size, [](uint64_t v) { return v; });
+}
+
 void shift_rm(EmuCpu& c, const DecodedInsn& d, unsigned size, unsigned raw_count) {
   unsigned count = raw_count & (size == 8 ? 0x3f : 0x1f);
   if (count == 0) {
-    (void)c.read_rm(d, size);  // the operand is still read; flags and value are unchanged
+    write_back_unchanged(c, d, size);
     return;
   }
   unsigned op = (d.modrm >> 3) & 7;
@@ -128,7 +136,7 @@ void exec_shld_shrd(EmuCpu& c, const DecodedInsn& d) {
   bool left = d.opcode() < 0xa8;
   unsigned count = ((d.opcode() & 1) ? c.s.gpr[RCX] : d.imm) & (size == 8 ? 0x3f : 0x1f);
   if (count == 0) {
-    (void)c.read_rm(d, size);
+    write_back_unchanged(c, d, size);
     return;
   }
   uint64_t src = c.reg(d, d.reg, size);

@@ -41,7 +41,10 @@ void repeat(EmuCpu& c, const DecodedInsn& d, StringRegs& r, Body body) {
     body();
     return;
   }
-  for (uint64_t n = 0; n < kSlice; ++n) {
+  // With TF set, each iteration is one step that ends in a single-step trap, RIP
+  // still on the instruction while rCX is not zero (SDM Vol. 3 17.3.1.4).
+  const uint64_t slice = (c.s.flags.bits & rf::TF) ? 1 : kSlice;
+  for (uint64_t n = 0; n < slice; ++n) {
     if (r.cx() == 0) return;
     bool go_on = body();
     r.set_cx(r.cx() - 1);
@@ -91,7 +94,7 @@ bool bulk_forward(EmuCpu& c, StringRegs& r, unsigned size, bool is_movs) {
 void exec_movs(EmuCpu& c, const DecodedInsn& d) {
   unsigned size = byte_or_v(d);
   StringRegs r(c, d, size);
-  if (d.has(kPrefixRep) || d.has(kPrefixRepne)) {
+  if ((d.has(kPrefixRep) || d.has(kPrefixRepne)) && !(c.s.flags.bits & rf::TF)) {
     for (uint64_t slices = 0; slices < 64 && bulk_forward(c, r, size, true); ++slices) {
     }
     if (r.cx() == 0) return;
@@ -107,7 +110,7 @@ void exec_movs(EmuCpu& c, const DecodedInsn& d) {
 void exec_stos(EmuCpu& c, const DecodedInsn& d) {
   unsigned size = byte_or_v(d);
   StringRegs r(c, d, size);
-  if (d.has(kPrefixRep) || d.has(kPrefixRepne)) {
+  if ((d.has(kPrefixRep) || d.has(kPrefixRepne)) && !(c.s.flags.bits & rf::TF)) {
     for (uint64_t slices = 0; slices < 64 && bulk_forward(c, r, size, false); ++slices) {
     }
     if (r.cx() == 0) return;
