@@ -63,7 +63,7 @@ Vm::Vm(const VmConfig& config) : config_(config) {
   }
 
   KvmProbe probe = probe_kvm();
-  decision_ = choose_accelerator(config_.accel, probe, /*emu_available=*/true, /*emu_boots_linux=*/false);
+  decision_ = choose_accelerator(config_.accel, probe, /*emu_available=*/true, /*emu_boots_linux=*/true);
   if (!config_.trace_path.empty() && decision_.chosen != AccelChoice::Emu)
     fail("--trace needs the emulator (--accel emu): under KVM the CPU runs guest code itself");
   if (!decision_.ok) fail("{}", decision_.reason);
