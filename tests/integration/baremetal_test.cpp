@@ -113,7 +113,6 @@ TEST(BareMetalKvmOnly, TraceNeedsTheEmulator) {
 }
 
 TEST_P(BareMetal, SerialInputIsInterruptDrivenThroughTheIoapic) {
-  if (GetParam() == "emu") GTEST_SKIP() << "the emulator's interrupt controllers are not wired in yet";
   std::string input = "hello vireo\nq";
   auto r = run_vireo(args("uart_echo"), 60, &input);
   EXPECT_FALSE(r.timed_out);

@@ -92,9 +92,18 @@ void expect_cooked(int slave) {
 
 }  // namespace
 
-TEST(Terminal, KeysReachTheGuestAndPowerOffRestoresTheTerminal) {
-  SKIP_WITHOUT_KVM();
-  PtyRun run(echo_guest("kvm"));
+class Terminal : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "kvm") {
+      std::string why = kvm_unavailable_reason();
+      if (!why.empty()) GTEST_SKIP() << "needs /dev/kvm: " << why;
+    }
+  }
+};
+
+TEST_P(Terminal, KeysReachTheGuestAndPowerOffRestoresTheTerminal) {
+  PtyRun run(echo_guest(GetParam()));
   ASSERT_GT(run.pid, 0);
   ASSERT_TRUE(run.wait_for("echo ready", 30)) << run.output;
   // Raw mode: keys go to the guest one by one, without waiting for a newline, and
@@ -106,12 +115,13 @@ TEST(Terminal, KeysReachTheGuestAndPowerOffRestoresTheTerminal) {
   expect_cooked(run.slave);
 }
 
-TEST(Terminal, CtrlAXQuitsAndRestoresTheTerminal) {
-  SKIP_WITHOUT_KVM();
-  PtyRun run(echo_guest("kvm"));
+TEST_P(Terminal, CtrlAXQuitsAndRestoresTheTerminal) {
+  PtyRun run(echo_guest(GetParam()));
   ASSERT_GT(run.pid, 0);
   ASSERT_TRUE(run.wait_for("echo ready", 30)) << run.output;
   run.type("\x01x");
   EXPECT_EQ(run.wait_exit(30), 0) << run.output;
   expect_cooked(run.slave);
 }
+
+INSTANTIATE_TEST_SUITE_P(Accel, Terminal, ::testing::Values("kvm", "emu"), [](const auto& info) { return info.param; });
