@@ -229,6 +229,24 @@ TEST(EmuPlatform, StartupStateIsRealModeAtVectorPage) {
   EXPECT_FALSE(s.cs.db);
 }
 
+// CPUID leaf 0xB: vCPUs are single-threaded cores of one package, x2APIC id = index.
+TEST(EmuPlatform, CpuidTopologyHasOneThreadPerCore) {
+  CpuidContext ctx{1, 3, true};
+  CpuidResult smt = cpuid_policy(0xb, 0, ctx);
+  EXPECT_EQ(smt.ebx, 1u);
+  EXPECT_EQ((smt.ecx >> 8) & 0xff, 1u);
+  EXPECT_EQ(smt.eax & 0x1f, 0u);
+  EXPECT_EQ(smt.edx, 1u);
+  CpuidResult core = cpuid_policy(0xb, 1, ctx);
+  EXPECT_EQ(core.ebx, 3u);
+  EXPECT_EQ((core.ecx >> 8) & 0xff, 2u);
+  EXPECT_EQ(core.eax & 0x1f, 2u);  // ids 0-2 need two bits
+  CpuidResult end = cpuid_policy(0xb, 2, ctx);
+  EXPECT_EQ(end.ebx, 0u);
+  EXPECT_EQ((end.ecx >> 8) & 0xff, 0u);
+  EXPECT_EQ(end.ecx & 0xff, 2u);
+}
+
 // Real-address mode: INT n through the interrupt vector table and IRET, a far call
 // and RETF, segment loads as paragraphs, and the 16-bit stack.
 TEST(EmuRealMode, IntIretFarCallAndSegments) {

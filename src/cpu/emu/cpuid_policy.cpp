@@ -58,6 +58,24 @@ CpuidResult cpuid_policy(uint32_t leaf, uint32_t subleaf, const CpuidContext& ct
                 | bit(3); // BMI1
       }
       break;
+    case 0xb: {
+      // Extended topology (SDM Vol. 3 9.9.1): one thread per core, every vCPU a core of
+      // one package; the x2APIC id is the vCPU index, as the APIC id and the MADT say.
+      unsigned core_bits = 0;
+      while ((1u << core_bits) < ctx.num_cpus) ++core_bits;
+      r.edx = ctx.cpu_index;
+      r.ecx = subleaf & 0xff;
+      if (subleaf == 0) {
+        r.eax = 0;
+        r.ebx = 1;
+        r.ecx |= 1u << 8;  // SMT level
+      } else if (subleaf == 1) {
+        r.eax = core_bits;
+        r.ebx = ctx.num_cpus;
+        r.ecx |= 2u << 8;  // core level
+      }
+      break;
+    }
     case 0x15:
       // TSC = 25 MHz crystal x 40 / 1 = 1 GHz (emu_cpu.cpp read_tsc).
       r.eax = 1;

@@ -107,6 +107,7 @@ void EmuCpu::deliver(uint8_t vector, bool has_error, uint32_t error, bool soft, 
 // words, and IF, TF, AC and RF are cleared. Error codes are not pushed. A vector
 // beyond the IDTR limit raises #GP, which becomes #DF and then a shutdown.
 void EmuCpu::deliver_real_mode(uint8_t vector, uint64_t return_rip) {
+  single_step_ = false;  // as deliver(): the delivering instruction does not single-step trap
   if (vector * 4u + 3 > s.idt.limit) fault(kGP, 0);
   uint64_t entry = read_sys((s.idt.base + vector * 4u) & 0xffffffffull, 4);
   s.flags.materialize();
