@@ -12,4 +12,6 @@ else
   echo "bench: /dev/kvm does not open here; the KVM benchmarks are skipped"
 fi
 python3 bench/boot_time.py --build "$BUILD" || status=1
+echo
+"$BUILD"/bench/emu_speed || status=1
 exit $status

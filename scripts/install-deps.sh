@@ -12,7 +12,7 @@ PACKAGES=(
 )
 # Reference machines for the benchmarks only (`make bench`).
 if [[ "${1:-}" == "--bench" ]]; then
-  PACKAGES+=(qemu-system-x86 bochs bochsbios)
+  PACKAGES+=(qemu-system-x86 bochs bochsbios vgabios)
 fi
 
 missing=()
