@@ -493,6 +493,29 @@ void EmuCpu::unimplemented(const DecodedInsn& d, const char* what) {
                 fmt::format("{}: {}", what ? what : "instruction not implemented", describe_insn(*this, s.rip))};
 }
 
+// The decode-cache hit path, inlined into step(): the code page is in the TLB, the
+// instruction does not end near the page's end, its cache entry has the same
+// physical address and mode, and its bytes still match memory. Anything else goes
+// through fetch(), which also raises the faults.
+inline const EmuCpu::CachedInsn* EmuCpu::fetch_cached() {
+  uint64_t la = (seg_base_[CS] + s.rip) & la_mask_;
+  const TlbEntry& e = tlb_[(la >> 12) & (kTlbSize - 1)];
+  unsigned off = la & 0xfff;
+  if (e.tag != (la & ~0xfffull) || !(e.perms & perm_bit(Access::Exec, user())) || !e.host || off > 4096 - 16)
+    return nullptr;
+  uint64_t pa = e.phys | off;
+  const CachedInsn& c = icache_[icache_index(pa)];
+  if (c.phys != pa || c.mode != mode_) return nullptr;
+  const uint8_t* host = e.host + off;
+  uint64_t m0, m1, b0, b1;
+  std::memcpy(&m0, host, 8);
+  std::memcpy(&m1, host + 8, 8);
+  std::memcpy(&b0, c.bytes, 8);
+  std::memcpy(&b1, c.bytes + 8, 8);
+  if ((((m0 ^ b0) & c.mask_lo) | ((m1 ^ b1) & c.mask_hi)) != 0) return nullptr;
+  return &c;
+}
+
 const EmuCpu::CachedInsn& EmuCpu::fetch() {
   uint64_t la = linear(CS, s.rip);
   const TlbEntry* e = &tlb_[(la >> 12) & (kTlbSize - 1)];
@@ -575,8 +598,9 @@ static bool lockable(const DecodedInsn& d) {
   return false;
 }
 
-void EmuCpu::step() {
-  const CachedInsn& c = fetch();
+inline void EmuCpu::step() {
+  const CachedInsn* cached = fetch_cached();
+  const CachedInsn& c = cached ? *cached : fetch();
   const DecodedInsn& d = c.d;
   if (tracer_) tracer_->before(*this, c.bytes, d.len);
   if (d.prefixes & kPrefixLock) {

@@ -323,6 +323,7 @@ class EmuCpu {
   uint64_t phys_read(uint64_t pa, uint8_t* host, unsigned size);
   void phys_write(uint64_t pa, uint8_t* host, unsigned size, uint64_t v);
   const TlbEntry& walk(uint64_t la, Access access, bool as_user);
+  const CachedInsn* fetch_cached();
   const CachedInsn& fetch();
   void step();
   void deliver_fault(const GuestFault& f);
