@@ -314,6 +314,19 @@ const std::vector<HandCase>& cases() {
          EXPECT_EQ(0, std::memcmp(r.data.data() + 0x200, t.data.data() + 0x100, 5));
          EXPECT_EQ(r.data[0x205], t.data[0x205]);
        }},
+      {"rep_movsw_overlap_by_one_byte", Family::String, {0xF3, 0x66, 0xA5},  // rep movsw, rdi = rsi + 1
+       [](TestCase& t) {
+         t.gpr[RSI] = D; t.gpr[RDI] = D + 1; t.gpr[RCX] = 4;
+         put_data(t, D, 0x0807060504030201ull); put_data(t, D + 8, 0x100f0e0d0c0b0a09ull);
+       },
+       [](const TestCase& t, const Result& r) {
+         expect_completed(t, r);
+         // Word by word: each word read after the previous one was written.
+         EXPECT_EQ(data_qword(r, D), 0x0606040402020101ull);
+         EXPECT_EQ(data_qword(r, D + 8), 0x100f0e0d0c0b0a08ull);
+         EXPECT_EQ(r.gpr[RSI], D + 8);
+         EXPECT_EQ(r.gpr[RDI], D + 9);
+       }},
       {"std_rep_stosd_backwards", Family::String, {0xFD, 0xF3, 0xAB},
        [](TestCase& t) { t.gpr[RDI] = D + 8; t.gpr[RCX] = 2; t.gpr[RAX] = 0xcafef00d; },
        [](const TestCase& t, const Result& r) {

@@ -71,9 +71,10 @@ bool bulk_forward(EmuCpu& c, StringRegs& r, unsigned size, bool is_movs) {
     if (!e.host) return false;
     const uint8_t* src = e.host + soff;
     // Overlap where the destination trails the source by less than the length
-    // replicates bytes element by element; memmove would not.
+    // replicates what earlier elements wrote, one element (not one byte) at a time,
+    // as the CPU does; memmove would not.
     if (dst > src && dst < src + n * size) {
-      for (uint64_t i = 0; i < n * size; ++i) dst[i] = src[i];
+      for (uint64_t i = 0; i < n; ++i) EmuCpu::store_host(dst + i * size, size, EmuCpu::load_host(src + i * size, size));
     } else {
       std::memmove(dst, src, n * size);
     }
