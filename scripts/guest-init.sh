@@ -55,14 +55,27 @@ echo "vireo-guest: ready"
 cmdline=$(cat /proc/cmdline)
 case "$cmdline" in
   *" -- "*)
+    # busybox's poweroff, reboot and halt ask PID 1 (this script) by signal: USR2,
+    # TERM and USR1. A command that uses them ends the VM once it returns.
+    trap 'poweroff -f' USR2 USR1
+    trap 'reboot -f' TERM
     cmd=${cmdline#* -- }
     sh -c "$cmd"
     echo "vireo-guest: exit status $?"
     ;;
   *)
-    # setsid makes a new session; cttyhack opens the real console device so that it
-    # becomes the shell's controlling terminal (job control, Ctrl-C).
-    setsid cttyhack sh
+    # The interactive shell runs under busybox init, so that `poweroff`, `reboot` and
+    # `halt` typed in it work as on any machine. setsid makes a new session;
+    # cttyhack opens the real console device so that it becomes the shell's
+    # controlling terminal (job control, Ctrl-C). Leaving the shell powers off.
+    cat >/etc/vireo-session <<'SESSION'
+#!/bin/sh
+setsid cttyhack sh
+poweroff
+SESSION
+    chmod 755 /etc/vireo-session
+    echo "::once:/etc/vireo-session" >/etc/inittab
+    exec init
     ;;
 esac
 power_off

@@ -17,6 +17,7 @@
 #include "devices/acpi_pm.h"
 #include "devices/debug_console.h"
 #include "devices/debug_exit.h"
+#include "devices/cmos_rtc.h"
 #include "devices/i8042.h"
 #include "devices/pvpanic.h"
 #include "devices/uart16550.h"
@@ -116,6 +117,12 @@ void Vm::build_devices() {
   devices_.push_back(std::move(pm));
   i8042_ = std::make_unique<I8042>(*this);
   i8042_->attach_to(pio_);
+
+  // The battery-backed clock: the guest reads the date from it (ports 0x70/0x71).
+  irq_lines_.push_back(accel_->create_irq_line(8));
+  auto rtc = std::make_unique<CmosRtc>(*irq_lines_.back(), config_.memory_bytes);
+  rtc->attach_to(pio_);
+  devices_.push_back(std::move(rtc));
 
   // A panicking guest kernel says so here (ACPI QEMU0001).
   pvpanic_ = std::make_unique<PvPanic>(*this);

@@ -18,8 +18,10 @@ struct DeviceSpec {
   uint64_t iosize = 0;
 };
 
-// The command line a Linux kernel gets when the user gives none.
-constexpr const char* kDefaultLinuxCmdline = "console=ttyS0";
+// The command line a Linux kernel gets when the user gives none: the console on the
+// UART, and reboot through the FADT's reset register (this machine has no BIOS, so
+// Linux's other fallbacks end in a triple fault).
+constexpr const char* kDefaultLinuxCmdline = "console=ttyS0 reboot=acpi";
 
 struct VmConfig {
   std::string kernel_path;
