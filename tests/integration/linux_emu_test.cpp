@@ -14,24 +14,6 @@ using namespace vireo::test;
 
 namespace {
 
-std::string guest_file(const char* name) { return std::string(VIREO_DEFAULT_GUEST_DIR) + "/" + name; }
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  return s;
-}
-
-#define SKIP_WITHOUT_GUEST()                                                                  \
-  do {                                                                                        \
-    struct stat st {};                                                                        \
-    if (::stat(guest_file("vmlinuz").c_str(), &st) != 0)                                      \
-      GTEST_SKIP() << "the default guest is not built (make guest builds it in build/guest)"; \
-  } while (0)
-
 ProcessResult boot_linux_emu(unsigned cpus, const std::string& command) {
   return run_vireo({"--accel", "emu", "--cpus", std::to_string(cpus), "--memory", "256M", "--kernel",
                     guest_file("vmlinuz"), "--initrd", guest_file("initramfs.cpio.gz"), "--cmdline",

@@ -11,24 +11,6 @@ using namespace vireo::test;
 
 namespace {
 
-std::string guest_file(const char* name) { return std::string(VIREO_DEFAULT_GUEST_DIR) + "/" + name; }
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  return s;
-}
-
-#define SKIP_WITHOUT_GUEST()                                                                  \
-  do {                                                                                        \
-    struct stat st {};                                                                        \
-    if (::stat(guest_file("vmlinuz").c_str(), &st) != 0)                                      \
-      GTEST_SKIP() << "the default guest is not built (make guest builds it in build/guest)"; \
-  } while (0)
-
 #define SKIP_WITHOUT_HW_KVM()                                                                          \
   do {                                                                                                 \
     std::string why = kvm_hw_unavailable_reason();                                                    \

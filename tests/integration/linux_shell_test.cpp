@@ -11,8 +11,6 @@ using namespace vireo::test;
 
 namespace {
 
-std::string guest_file(const char* name) { return std::string(VIREO_DEFAULT_GUEST_DIR) + "/" + name; }
-
 // --accel auto: KVM where it has hardware virtualization, else the emulator.
 std::vector<std::string> shell_args() {
   return {VIREO_BINARY, "-q", "run", "--kernel", guest_file("vmlinuz"), "--initrd", guest_file("initramfs.cpio.gz"),
@@ -28,9 +26,7 @@ void expect_terminal_restored(int slave) {
 class LinuxShell : public ::testing::Test {
  protected:
   void SetUp() override {
-    struct stat st {};
-    if (::stat(guest_file("vmlinuz").c_str(), &st) != 0)
-      GTEST_SKIP() << "the default guest is not built (make guest builds it in build/guest)";
+    SKIP_WITHOUT_GUEST();
   }
 };
 

@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -30,6 +33,26 @@ inline int count_lines(const std::string& s) {
   for (char c : s) n += c == '\n';
   return n;
 }
+
+// A file of the default guest (build/guest: vmlinuz, initramfs.cpio.gz, kernel-version).
+inline std::string guest_file(const char* name) { return std::string(VIREO_DEFAULT_GUEST_DIR) + "/" + name; }
+
+// A text file's contents without trailing newlines.
+inline std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+#define SKIP_WITHOUT_GUEST()                                                                  \
+  do {                                                                                        \
+    struct stat st {};                                                                        \
+    if (::stat(vireo::test::guest_file("vmlinuz").c_str(), &st) != 0)                         \
+      GTEST_SKIP() << "the default guest is not built (make guest builds it in build/guest)"; \
+  } while (0)
 
 #define SKIP_WITHOUT_KVM()                                              \
   do {                                                                  \
