@@ -78,7 +78,9 @@ void expect_unchanged_except(const TestCase& tc, const Result& r, std::initializ
   for (unsigned i = 0; i < 16; ++i) {
     bool c = false;
     for (unsigned x : changed) c |= x == i;
-    if (!c) EXPECT_EQ(r.gpr[i], tc.gpr[i]) << "register " << i;
+    if (!c) {
+      EXPECT_EQ(r.gpr[i], tc.gpr[i]) << "register " << i;
+    }
   }
 }
 void expect_flags(const Result& r, uint64_t mask, uint64_t value) {
