@@ -15,6 +15,7 @@
 #include <memory>
 #include <vector>
 
+#include "cpu/kvm/kvm_vcpu.h"
 #include "difftest/guest_image.h"
 
 namespace vireo::difftest {
@@ -29,23 +30,6 @@ void on_timeout(int) {
   // Makes a KVM_RUN in progress return EINTR (the signal does that) and one about to
   // start return at once (immediate_exit covers the race before the ioctl).
   if (kvm_run* r = g_running.load()) r->immediate_exit = 1;
-}
-
-kvm_segment to_kvm(const Segment& s) {
-  kvm_segment k{};
-  k.base = s.base;
-  k.limit = s.limit;
-  k.selector = s.selector;
-  k.type = s.type;
-  k.present = s.present;
-  k.dpl = s.dpl;
-  k.db = s.db;
-  k.s = s.s;
-  k.l = s.l;
-  k.g = s.g;
-  k.avl = s.avl;
-  k.unusable = s.unusable;
-  return k;
 }
 
 }  // namespace
