@@ -1,6 +1,8 @@
 // Shared helpers for tests that run the vireo binary.
 #pragma once
 
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
@@ -16,8 +18,9 @@ namespace vireo::test {
 
 inline std::string guest_path(const std::string& name) { return std::string(VIREO_GUEST_DIR) + "/" + name + ".bin"; }
 
+// The name carries the test process's pid: CTest runs tests in parallel processes.
 inline std::string temp_file(const std::string& name, const std::string& contents) {
-  std::string path = ::testing::TempDir() + name;
+  std::string path = ::testing::TempDir() + name + "." + std::to_string(getpid());
   std::ofstream(path, std::ios::binary) << contents;
   return path;
 }

@@ -9,29 +9,21 @@
 
 namespace vireo::emu {
 
-// One decoded instruction in the decode cache, keyed by guest-physical address. A hit
-// also compares the instruction's bytes with memory, so any write to code (by this
-// CPU, another vCPU or a device's DMA) is seen without write tracking.
-struct EmuCpu::CachedInsn {
-  uint64_t phys = ~0ull;
-  CpuMode mode = CpuMode::Long64;
+// The instruction step() executes: decoded from its bytes (which may span two pages).
+struct EmuCpu::FetchedInsn {
   uint8_t bytes[16] = {};
-  uint64_t mask_lo = 0, mask_hi = 0;  // which of the 16 bytes belong to the instruction
   Handler handler = nullptr;
   DecodedInsn d;
 };
 
 namespace {
-constexpr unsigned kICacheSize = 1u << 14;
-constexpr unsigned kPollInterval = 64;  // instructions between interrupt/stop polls
+constexpr int kPollInterval = 64;  // instructions between interrupt/stop polls (at block ends)
 constexpr uint64_t kPhysAddrMask = 0x000000fffffff000ull;  // MAXPHYADDR 40 (cpuid 0x80000008)
 constexpr uint64_t kPteReservedHigh = 0x000fff0000000000ull;  // bits 51:40
-
-unsigned icache_index(uint64_t pa) { return static_cast<unsigned>((pa ^ (pa >> 14)) & (kICacheSize - 1)); }
 }  // namespace
 
 EmuCpu::EmuCpu(const MachineContext& machine, unsigned index)
-    : machine_(machine), mem_(machine.memory), index_(index), icache_(new CachedInsn[kICacheSize]) {
+    : machine_(machine), mem_(machine.memory), index_(index), fetched_(new FetchedInsn) {
   update_mode();
 }
 
@@ -493,116 +485,42 @@ void EmuCpu::unimplemented(const DecodedInsn& d, const char* what) {
                 fmt::format("{}: {}", what ? what : "instruction not implemented", describe_insn(*this, s.rip))};
 }
 
-// The decode-cache hit path, inlined into step(): the code page is in the TLB, the
-// instruction does not end near the page's end, its cache entry has the same
-// physical address and mode, and its bytes still match memory. Anything else goes
-// through fetch(), which also raises the faults.
-inline const EmuCpu::CachedInsn* EmuCpu::fetch_cached() {
-  uint64_t la = (seg_base_[CS] + s.rip) & la_mask_;
-  const TlbEntry& e = tlb_[(la >> 12) & (kTlbSize - 1)];
-  unsigned off = la & 0xfff;
-  if (e.tag != (la & ~0xfffull) || !(e.perms & perm_bit(Access::Exec, user())) || !e.host || off > 4096 - 16)
-    return nullptr;
-  uint64_t pa = e.phys | off;
-  const CachedInsn& c = icache_[icache_index(pa)];
-  if (c.phys != pa || c.mode != mode_) return nullptr;
-  const uint8_t* host = e.host + off;
-  uint64_t m0, m1, b0, b1;
-  std::memcpy(&m0, host, 8);
-  std::memcpy(&m1, host + 8, 8);
-  std::memcpy(&b0, c.bytes, 8);
-  std::memcpy(&b1, c.bytes + 8, 8);
-  if ((((m0 ^ b0) & c.mask_lo) | ((m1 ^ b1) & c.mask_hi)) != 0) return nullptr;
-  return &c;
-}
-
-const EmuCpu::CachedInsn& EmuCpu::fetch() {
+// Fetches and decodes the instruction at RIP for step(), raising the fetch's faults.
+const EmuCpu::FetchedInsn& EmuCpu::fetch() {
   uint64_t la = linear(CS, s.rip);
-  const TlbEntry* e = &tlb_[(la >> 12) & (kTlbSize - 1)];
-  bool as_user = user();
-  if (!(e->tag == (la & ~0xfffull) && (e->perms & perm_bit(Access::Exec, as_user))))
-    e = &translate(la, Access::Exec, as_user);
-  if (!e->host) {
+  const bool as_user = user();
+  const TlbEntry& e = translate(la, Access::Exec, as_user);
+  if (!e.host) {
     throw CpuExit{VcpuExitKind::InternalError,
-                  fmt::format("instruction fetch from non-RAM address {:#x} (rip {:#x})", e->phys | (la & 0xfff), s.rip)};
+                  fmt::format("instruction fetch from non-RAM address {:#x} (rip {:#x})", e.phys | (la & 0xfff), s.rip)};
   }
-  unsigned off = la & 0xfff;
-  uint64_t pa = e->phys | off;
-  const uint8_t* host = e->host + off;
-  unsigned avail = 4096 - off;
-  CachedInsn& c = icache_[icache_index(pa)];
-  if (c.phys == pa && c.mode == mode_) {
-    if (off <= 4096 - 16) {
-      // Compare the instruction's bytes with memory 8 at a time, masked to its length.
-      uint64_t m0, m1, b0, b1;
-      std::memcpy(&m0, host, 8);
-      std::memcpy(&m1, host + 8, 8);
-      std::memcpy(&b0, c.bytes, 8);
-      std::memcpy(&b1, c.bytes + 8, 8);
-      if ((((m0 ^ b0) & c.mask_lo) | ((m1 ^ b1) & c.mask_hi)) == 0) return c;
-    } else if (c.d.len <= avail && std::memcmp(c.bytes, host, c.d.len) == 0) {
-      return c;
+  const unsigned off = la & 0xfff;
+  const unsigned avail = 4096 - off;
+  FetchedInsn& f = *fetched_;
+  std::memset(f.bytes, 0, sizeof f.bytes);
+  std::memcpy(f.bytes, e.host + off, std::min(avail, 15u));
+  if (avail < 15) {
+    // The instruction may continue on the next page.
+    DecodedInsn probe;
+    if (decode(f.bytes, avail, mode_, probe) == DecodeStatus::Truncated) {
+      const TlbEntry& e2 = translate((la + avail) & la_mask_, Access::Exec, as_user);
+      if (!e2.host) throw CpuExit{VcpuExitKind::InternalError, "instruction fetch runs into non-RAM memory"};
+      std::memcpy(f.bytes + avail, e2.host, 15 - avail);
     }
   }
-  c.phys = ~0ull;
-  DecodeStatus st = decode(host, avail, mode_, c.d);
-  if (st == DecodeStatus::Truncated) {
-    // The instruction continues on the next page: decode from a copy, uncached.
-    static thread_local CachedInsn cross;
-    uint8_t buf[15];
-    std::memcpy(buf, host, avail);
-    const TlbEntry& e2 = translate((la + avail) & la_mask_, Access::Exec, as_user);
-    if (!e2.host) throw CpuExit{VcpuExitKind::InternalError, "instruction fetch runs into non-RAM memory"};
-    std::memcpy(buf + avail, e2.host, 15 - avail);
-    st = decode(buf, 15, mode_, cross.d);
-    if (st == DecodeStatus::TooLong) fault(kGP, 0);
-    if (st != DecodeStatus::Ok) fault(kUD);
-    cross.handler = handler_table()[cross.d.op];
-    std::memcpy(cross.bytes, buf, cross.d.len);
-    return cross;
-  }
+  DecodeStatus st = decode(f.bytes, 15, mode_, f.d);
   if (st == DecodeStatus::TooLong) fault(kGP, 0);
   if (st != DecodeStatus::Ok) fault(kUD);
-  std::memset(c.bytes, 0, sizeof c.bytes);
-  std::memcpy(c.bytes, host, c.d.len);
-  c.mask_lo = c.d.len >= 8 ? ~0ull : (1ull << (8 * c.d.len)) - 1;
-  c.mask_hi = c.d.len <= 8 ? 0 : c.d.len >= 16 ? ~0ull : (1ull << (8 * (c.d.len - 8))) - 1;
-  c.mode = mode_;
-  c.handler = handler_table()[c.d.op];
-  c.phys = pa;
-  return c;
+  f.handler = handler_table()[f.d.op];
+  return f;
 }
 
-// LOCK is valid only on these read-modify-write forms with a memory destination
-// (SDM Vol. 2 "LOCK"); anything else is #UD.
-static bool lockable(const DecodedInsn& d) {
-  if (!d.mem()) return false;
-  uint8_t op = d.opcode();
-  unsigned r = (d.modrm >> 3) & 7;
-  if (d.map() == kMapOne) {
-    if (op < 0x40 && (op & 7) < 2 && (op & 0x38) != 0x38) return true;  // ADD..XOR Eb/Ev,G (not CMP)
-    if (op >= 0x80 && op <= 0x83) return r != 7;
-    if (op == 0x86 || op == 0x87) return true;
-    if (op == 0xf6 || op == 0xf7) return r == 2 || r == 3;
-    if (op == 0xfe || op == 0xff) return r < 2;
-    return false;
-  }
-  if (d.map() == kMap0F) {
-    switch (op) {
-      case 0xab: case 0xb3: case 0xbb: case 0xb0: case 0xb1: case 0xc0: case 0xc1: return true;
-      case 0xba: return r >= 4;
-      case 0xc7: return r == 1;
-      default: return false;
-    }
-  }
-  return false;
-}
-
-inline void EmuCpu::step() {
-  const CachedInsn* cached = fetch_cached();
-  const CachedInsn& c = cached ? *cached : fetch();
-  const DecodedInsn& d = c.d;
-  if (tracer_) tracer_->before(*this, c.bytes, d.len);
+// One instruction, with everything the block runner leaves out: tracing, TF/RF,
+// the interrupt shadow, instructions that span two pages and fetch faults.
+void EmuCpu::step() {
+  const FetchedInsn& f = fetch();
+  const DecodedInsn& d = f.d;
+  if (tracer_) tracer_->before(*this, f.bytes, d.len);
   if (d.prefixes & kPrefixLock) {
     if (!lockable(d)) fault(kUD);
   }
@@ -611,15 +529,74 @@ inline void EmuCpu::step() {
   bool shadowed = interrupt_shadow;
   const uint64_t debug_flags = s.flags.bits & (rf::TF | rf::RF);  // never lazy
   single_step_ = debug_flags & rf::TF;
-  c.handler(*this, d);
+  f.handler(*this, d);
   s.rip = next_rip;
   ++instructions;
   if (shadowed) {
     interrupt_shadow = false;
-    poll_countdown_ = 1;
+    poll_countdown_ = 0;
   }
   if (tracer_) tracer_->after(*this);
   if (debug_flags) [[unlikely]] finish_debug_flags(d, debug_flags);
+}
+
+// Decodes the block at guest-physical `pa` (host bytes `code`, `avail` of them left
+// in the page) into `b`. False when not even its first instruction can go into a
+// block (step() then executes or faults on it).
+bool EmuCpu::build_block(Block& b, uint64_t pa, const uint8_t* code, unsigned avail) {
+  b.count = 0;
+  unsigned off = 0;
+  while (b.count < Block::kMaxInsns) {
+    BlockInsn& bi = b.insns[b.count];
+    if (decode(code + off, avail - off, mode_, bi.d) != DecodeStatus::Ok) break;
+    if (off + bi.d.len > Block::kMaxBytes) break;
+    if ((bi.d.prefixes & kPrefixLock) && !lockable(bi.d)) break;
+    bi.handler = select_handler(bi.d);
+    off += bi.d.len;
+    ++b.count;
+    if (ends_block(bi.d)) break;
+  }
+  if (b.count == 0) return false;
+  b.phys = pa;
+  b.mode = mode_;
+  b.length = static_cast<uint8_t>(off);
+  std::memcpy(b.bytes, code, off);
+  return true;
+}
+
+// Runs the block at RIP; returns how many instructions retired. Faults leave RIP
+// on the faulting instruction, as step() does.
+int EmuCpu::run_block() {
+  const uint64_t la = (seg_base_[CS] + s.rip) & la_mask_;
+  const TlbEntry& e = tlb_[(la >> 12) & (kTlbSize - 1)];
+  if (e.tag != (la & ~0xfffull) || !(e.perms & perm_bit(Access::Exec, user())) || !e.host) [[unlikely]] {
+    step();
+    return 1;
+  }
+  const unsigned off = la & 0xfff;
+  const uint64_t pa = e.phys | off;
+  const uint8_t* code = e.host + off;
+  Block& b = blocks_.slot(pa);
+  if (!b.matches(pa, mode_, code)) [[unlikely]] {
+    if (!build_block(b, pa, code, 4096 - off)) {
+      step();
+      return 1;
+    }
+  }
+  const uint64_t rip_mask = mode_ == CpuMode::Long64 ? ~0ull : 0xffffffffull;
+  uint64_t rip = s.rip;
+  const unsigned n = b.count;
+  for (unsigned i = 0; i < n; ++i) {
+    const BlockInsn& bi = b.insns[i];
+    const uint64_t fall = (rip + bi.d.len) & rip_mask;
+    next_rip = fall;
+    bi.handler(*this, bi.d);
+    s.rip = next_rip;
+    ++instructions;
+    if (next_rip != fall) return static_cast<int>(i + 1);
+    rip = fall;
+  }
+  return static_cast<int>(n);
 }
 
 // After an instruction that began with TF or RF set (SDM Vol. 3 17.3.1.4, 18.3.1.1):
@@ -693,22 +670,27 @@ void EmuCpu::do_hlt() {
     }
   }
   next_rip = s.rip;
-  poll_countdown_ = 1;
+  poll_countdown_ = 0;
 }
 
 VcpuExit EmuCpu::run(std::atomic<bool>& stop) {
   stop_ = &stop;
   update_mode();
-  poll_countdown_ = 1;
+  poll_countdown_ = 0;
   for (;;) {
     try {
       for (;;) {
-        if (--poll_countdown_ == 0) {
+        if (poll_countdown_ <= 0) {
           poll_countdown_ = kPollInterval;
           if (stop.load(std::memory_order_relaxed)) return {VcpuExitKind::Stopped, ""};
           if (irq_ && (s.flags.bits & rf::IF) && !interrupt_shadow && irq_->pending()) take_interrupt();
         }
-        step();
+        if (tracer_ || interrupt_shadow || (s.flags.bits & (rf::TF | rf::RF))) [[unlikely]] {
+          step();
+          --poll_countdown_;
+        } else {
+          poll_countdown_ -= run_block();
+        }
       }
     } catch (const GuestFault& f) {
       try {

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "cpu/emu/block_cache.h"
 #include "cpu/emu/cpu.h"
 #include "cpu/emu/decoder.h"
 #include "cpu/emu/exceptions.h"
@@ -26,9 +27,7 @@ class LocalApic;
 
 namespace vireo::emu {
 
-class EmuCpu;
 class Tracer;
-using Handler = void (*)(EmuCpu&, const DecodedInsn&);
 using HandlerTable = std::array<Handler, 4 * 256>;
 
 // The handler table, filled by the exec_*.cpp families (exec_registry.cpp).
@@ -316,16 +315,17 @@ class EmuCpu {
   }
 
  private:
-  struct CachedInsn;
+  struct FetchedInsn;
   void check_crossing_canonical(uint64_t second_page);
   uint64_t read_slow(uint64_t la, unsigned size, bool as_user);
   void write_slow(uint64_t la, unsigned size, uint64_t v, bool as_user);
   uint64_t phys_read(uint64_t pa, uint8_t* host, unsigned size);
   void phys_write(uint64_t pa, uint8_t* host, unsigned size, uint64_t v);
   const TlbEntry& walk(uint64_t la, Access access, bool as_user);
-  const CachedInsn* fetch_cached();
-  const CachedInsn& fetch();
+  const FetchedInsn& fetch();
   void step();
+  int run_block();
+  bool build_block(Block& b, uint64_t pa, const uint8_t* code, unsigned avail);
   void deliver_fault(const GuestFault& f);
   void finish_debug_flags(const DecodedInsn& d, uint64_t flags_before);
   // #GP(0), or #SS(0) when the last linear address was formed through SS.
@@ -339,7 +339,8 @@ class EmuCpu {
   uint64_t seg_base_[6] = {};
   uint64_t la_mask_ = 0xffffffff;
   TlbEntry tlb_[kTlbSize];
-  std::unique_ptr<CachedInsn[]> icache_;
+  std::unique_ptr<FetchedInsn> fetched_;
+  BlockCache blocks_;
   InterruptSource* irq_ = nullptr;
   LocalApic* local_apic_ = nullptr;
   Tracer* tracer_ = nullptr;
@@ -349,11 +350,11 @@ class EmuCpu {
   mutable uint8_t last_seg_ = DS;  // segment of the last linear address formed (linear())
   bool single_step_ = false;       // RFLAGS.TF was set when the current instruction began
   int delivering_ = -1;  // vector being delivered (double-fault detection), -1 = none
-  unsigned poll_countdown_ = 1;
+  int poll_countdown_ = 0;  // instructions until the next interrupt/stop poll
   std::atomic<bool>* stop_ = nullptr;
 
  public:
-  void request_poll() { poll_countdown_ = 1; }
+  void request_poll() { poll_countdown_ = 0; }
   // HLT: parks until an interrupt is pending (or leaves run() when none can come).
   void do_hlt();
 };
