@@ -73,8 +73,8 @@ bool ends_block(const DecodedInsn& d);
 // Whether LOCK may prefix `d` (SDM Vol. 2 "LOCK"); LOCK anywhere else is #UD.
 bool lockable(const DecodedInsn& d);
 
-// The handler for `d`: a form-specific fast handler where one exists, else the
-// opcode's general handler from handler_table().
-Handler select_handler(const DecodedInsn& d);
+// The handler for `d` decoded in `mode`: a form-specific fast handler where one
+// exists (exec_fast.cpp), else the opcode's general handler from handler_table().
+Handler select_handler(const DecodedInsn& d, CpuMode mode);
 
 }  // namespace vireo::emu

@@ -551,7 +551,7 @@ bool EmuCpu::build_block(Block& b, uint64_t pa, const uint8_t* code, unsigned av
     if (decode(code + off, avail - off, mode_, bi.d) != DecodeStatus::Ok) break;
     if (off + bi.d.len > Block::kMaxBytes) break;
     if ((bi.d.prefixes & kPrefixLock) && !lockable(bi.d)) break;
-    bi.handler = select_handler(bi.d);
+    bi.handler = select_handler(bi.d, mode_);
     off += bi.d.len;
     ++b.count;
     if (ends_block(bi.d)) break;

@@ -1,5 +1,4 @@
 // The opcode -> handler table, built once from the instruction families.
-#include "cpu/emu/block_cache.h"
 #include "cpu/emu/exec_common.h"
 
 namespace vireo::emu {
@@ -30,7 +29,5 @@ const HandlerTable& handler_table() {
   static const HandlerTable table = build();
   return table;
 }
-
-Handler select_handler(const DecodedInsn& d) { return handler_table()[d.op]; }
 
 }  // namespace vireo::emu

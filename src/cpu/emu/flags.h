@@ -56,6 +56,11 @@ struct FlagsState {
   }
   // Replaces a subset of the arithmetic flags (the others keep their values).
   void set_arith(uint64_t mask, uint64_t values) {
+    if (mask == rf::kArith) {  // all six replaced: nothing pending needs computing
+      bits = (bits & ~rf::kArith) | (values & rf::kArith);
+      op = FlagOp::None;
+      return;
+    }
     materialize();
     bits = (bits & ~mask) | (values & mask);
   }
@@ -68,8 +73,8 @@ struct FlagsState {
   bool condition(unsigned cc) const;
 };
 
-inline uint64_t size_mask(unsigned size) { return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1; }
-inline uint64_t sign_bit(unsigned size) { return 1ull << (size * 8 - 1); }
+constexpr uint64_t size_mask(unsigned size) { return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1; }
+constexpr uint64_t sign_bit(unsigned size) { return 1ull << (size * 8 - 1); }
 inline bool parity_even(uint64_t v) { return !__builtin_parity(static_cast<unsigned>(v & 0xff)); }
 
 }  // namespace vireo::emu
