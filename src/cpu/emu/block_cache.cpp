@@ -6,14 +6,45 @@
 
 namespace vireo::emu {
 
-BlockCache::BlockCache() {
-  size_t bytes = sizeof(Block) << kSlotBits;
+namespace {
+void* reserve(size_t bytes) {
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
-  slots_ = static_cast<Block*>(p);  // zero-filled: every slot is empty (count 0)
+  return p;
+}
+constexpr size_t kBucketBytes = sizeof(Block*) << BlockCache::kBucketBits;
+}  // namespace
+
+BlockCache::BlockCache()
+    : buckets_(static_cast<Block**>(reserve(kBucketBytes))), arena_(static_cast<uint8_t*>(reserve(kArenaBytes))) {}
+
+BlockCache::~BlockCache() {
+  munmap(buckets_, kBucketBytes);
+  munmap(arena_, kArenaBytes);
 }
 
-BlockCache::~BlockCache() { munmap(slots_, sizeof(Block) << kSlotBits); }
+void BlockCache::clear() {
+  std::memset(buckets_, 0, kBucketBytes);
+  used_ = 0;
+}
+
+Block* BlockCache::insert(uint64_t pa, CpuMode mode, const BlockInsn* insns, unsigned count, const uint8_t* code,
+                          unsigned length) {
+  const size_t need = Block::footprint(count, length);
+  if (used_ + need > kArenaBytes) clear();
+  Block* b = reinterpret_cast<Block*>(arena_ + used_);
+  used_ += need;
+  b->phys = pa;
+  b->mode = mode;
+  b->count = static_cast<uint8_t>(count);
+  b->length = static_cast<uint8_t>(length);
+  std::memcpy(static_cast<void*>(b->insns()), insns, count * sizeof(BlockInsn));
+  std::memcpy(const_cast<uint8_t*>(b->bytes()), code, length);
+  Block*& head = buckets_[bucket(pa)];
+  b->next = head;
+  head = b;
+  return b;
+}
 
 bool ends_block(const DecodedInsn& d) {
   const unsigned r = (d.modrm >> 3) & 7;

@@ -32,39 +32,85 @@ struct BlockInsn {
   DecodedInsn d;
 };
 
+// A block in the cache's arena: this header, then `count` BlockInsns, then a copy
+// of the `length` bytes they were decoded from.
 struct Block {
   static constexpr unsigned kMaxInsns = 16;
   static constexpr unsigned kMaxBytes = 128;
 
   uint64_t phys;  // guest-physical address of the first byte
+  Block* next;    // the next block in the same hash bucket
   CpuMode mode;   // the mode the instructions were decoded in
-  uint8_t count;  // instructions; 0 = empty slot
+  uint8_t count;  // instructions (1..kMaxInsns)
   uint8_t length; // bytes covered
-  uint8_t bytes[kMaxBytes];
-  BlockInsn insns[kMaxInsns];
 
-  // Whether this slot holds the block at `pa` decoded in `m` and memory at `code`
-  // still holds its bytes.
-  bool matches(uint64_t pa, CpuMode m, const uint8_t* code) const {
-    return count != 0 && phys == pa && mode == m && std::memcmp(bytes, code, length) == 0;
+  BlockInsn* insns() { return reinterpret_cast<BlockInsn*>(this + 1); }
+  const BlockInsn* insns() const { return reinterpret_cast<const BlockInsn*>(this + 1); }
+  const uint8_t* bytes() const { return reinterpret_cast<const uint8_t*>(insns() + count); }
+  static size_t footprint(unsigned count, unsigned length) {
+    return (sizeof(Block) + count * sizeof(BlockInsn) + length + 7) & ~size_t(7);
   }
 };
+static_assert(alignof(BlockInsn) <= 8 && sizeof(Block) % alignof(BlockInsn) == 0);
 
-// A direct-mapped table of blocks. Its memory is reserved up front and becomes
-// resident only as slots are used.
+// Whether the n bytes at a and b are equal (n <= Block::kMaxBytes; both readable).
+inline bool same_bytes(const uint8_t* a, const uint8_t* b, unsigned n) {
+  auto word = [](const uint8_t* p) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+  };
+  if (n >= 8) {
+    for (unsigned i = 0; i + 8 < n; i += 8) {
+      if (word(a + i) != word(b + i)) return false;
+    }
+    return word(a + n - 8) == word(b + n - 8);  // the last 8, overlapping
+  }
+  for (unsigned i = 0; i < n; ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
+// Blocks live in an arena (reserved up front, resident only as it fills) and are
+// found through a hash table of chains. When the arena is full the whole cache is
+// emptied and refills with what runs from then on.
 class BlockCache {
  public:
-  static constexpr unsigned kSlotBits = 13;
+  static constexpr unsigned kBucketBits = 16;
+  static constexpr size_t kArenaBytes = size_t(32) << 20;
 
   BlockCache();
   ~BlockCache();
   BlockCache(const BlockCache&) = delete;
   BlockCache& operator=(const BlockCache&) = delete;
 
-  Block& slot(uint64_t pa) { return slots_[(pa * 0x9e3779b97f4a7c15ull) >> (64 - kSlotBits)]; }
+  // The block at `pa` decoded in `mode` if memory at `code` still holds its bytes;
+  // a block there whose bytes changed is dropped. nullptr when there is none.
+  Block* find(uint64_t pa, CpuMode mode, const uint8_t* code) {
+    Block** link = &buckets_[bucket(pa)];
+    for (Block* b = *link; b; link = &b->next, b = b->next) {
+      if (b->phys == pa && b->mode == mode) {
+        if (same_bytes(b->bytes(), code, b->length)) return b;
+        *link = b->next;  // stale: its code was overwritten
+        return nullptr;
+      }
+    }
+    return nullptr;
+  }
+  // Copies a decoded block (insns[0..count), from `length` bytes at `code`) into the
+  // cache and returns it.
+  Block* insert(uint64_t pa, CpuMode mode, const BlockInsn* insns, unsigned count, const uint8_t* code,
+                unsigned length);
+  // Empties the cache.
+  void clear();
 
  private:
-  Block* slots_;
+  static unsigned bucket(uint64_t pa) { return unsigned((pa * 0x9e3779b97f4a7c15ull) >> (64 - kBucketBits)); }
+
+  Block** buckets_;
+  uint8_t* arena_;
+  size_t used_ = 0;
 };
 
 // Whether execution must leave the block after `d` (see above).

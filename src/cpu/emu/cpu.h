@@ -18,7 +18,7 @@ struct Xmm {
 };
 
 struct EmuCpuState {
-  uint64_t gpr[16] = {};
+  uint64_t gpr[17] = {};  // RAX..R15, then 16: always zero (kNoReg in an address)
   uint64_t rip = 0;
   FlagsState flags;  // RFLAGS with lazily computed arithmetic flags
   Segment seg[6];    // ES CS SS DS FS GS, with cached descriptor fields

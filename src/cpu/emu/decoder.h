@@ -27,7 +27,9 @@ enum Prefix : uint8_t {
 
 enum OpMap : uint8_t { kMapOne = 0, kMap0F = 1, kMap0F38 = 2, kMap0F3A = 3 };
 
-constexpr uint8_t kNoReg = 0xff;
+// "No register" for a memory operand's base or index: the interpreter keeps a register
+// 16 that is always zero, so an address is disp + base + (index << scale) throughout.
+constexpr uint8_t kNoReg = 16;
 
 struct DecodedInsn {
   uint16_t op = 0;      // map << 8 | opcode byte

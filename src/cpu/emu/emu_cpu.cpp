@@ -55,11 +55,18 @@ void EmuCpu::update_mode() {
 
 void EmuCpu::flush_tlb() {
   for (TlbEntry& e : tlb_) e.tag = 1;
+  for (auto& level : fast_tlb_) {
+    for (FastTlbEntry& f : level) f.read_tag = f.write_tag = 1;
+  }
 }
 
 void EmuCpu::flush_tlb_page(uint64_t la) {
-  TlbEntry& e = tlb_[(la >> 12) & (kTlbSize - 1)];
-  if (e.tag == (la & ~0xfffull)) e.tag = 1;
+  const unsigned slot = (la >> 12) & (kTlbSize - 1);
+  TlbEntry& e = tlb_[slot];
+  if (e.tag == (la & ~0xfffull)) {
+    e.tag = 1;
+    for (auto& level : fast_tlb_) level[slot].read_tag = level[slot].write_tag = 1;
+  }
 }
 
 const TlbEntry& EmuCpu::translate(uint64_t la, Access access, bool as_user) {
@@ -154,11 +161,18 @@ const TlbEntry& EmuCpu::walk(uint64_t la, Access access, bool as_user) {
       if (!nx) perms |= 0x20;
     }
   }
-  TlbEntry& e = tlb_[(la >> 12) & (kTlbSize - 1)];
+  const unsigned slot = (la >> 12) & (kTlbSize - 1);
+  TlbEntry& e = tlb_[slot];
   e.tag = page;
   e.phys = phys;
   e.host = mem_->host_ptr(phys, 4096);
   e.perms = perms;
+  for (unsigned as_user = 0; as_user < 2; ++as_user) {
+    FastTlbEntry& f = fast_tlb_[as_user][slot];
+    f.read_tag = e.host && (perms & perm_bit(Access::Read, as_user)) ? page : 1;
+    f.write_tag = e.host && (perms & perm_bit(Access::Write, as_user)) ? page : 1;
+    f.addend = reinterpret_cast<uintptr_t>(e.host) - page;
+  }
   return e;
 }
 
@@ -225,7 +239,7 @@ void EmuCpu::write_slow(uint64_t la, unsigned size, uint64_t v, bool as_user) {
   }
 }
 
-uint8_t* EmuCpu::writable_host_ptr(uint64_t la, unsigned size) {
+uint8_t* EmuCpu::writable_host_ptr_slow(uint64_t la, unsigned size) {
   unsigned off = la & 0xfff;
   if (off + size > 4096) return nullptr;
   const TlbEntry& e = translate(la, Access::Write, user());
@@ -541,27 +555,23 @@ void EmuCpu::step() {
 }
 
 // Decodes the block at guest-physical `pa` (host bytes `code`, `avail` of them left
-// in the page) into `b`. False when not even its first instruction can go into a
-// block (step() then executes or faults on it).
-bool EmuCpu::build_block(Block& b, uint64_t pa, const uint8_t* code, unsigned avail) {
-  b.count = 0;
-  unsigned off = 0;
-  while (b.count < Block::kMaxInsns) {
-    BlockInsn& bi = b.insns[b.count];
+// in the page) into the block cache. nullptr when not even its first instruction can
+// go into a block (step() then executes or faults on it).
+Block* EmuCpu::build_block(uint64_t pa, const uint8_t* code, unsigned avail) {
+  BlockInsn insns[Block::kMaxInsns];
+  unsigned count = 0, off = 0;
+  while (count < Block::kMaxInsns) {
+    BlockInsn& bi = insns[count];
     if (decode(code + off, avail - off, mode_, bi.d) != DecodeStatus::Ok) break;
     if (off + bi.d.len > Block::kMaxBytes) break;
     if ((bi.d.prefixes & kPrefixLock) && !lockable(bi.d)) break;
     bi.handler = select_handler(bi.d, mode_);
     off += bi.d.len;
-    ++b.count;
+    ++count;
     if (ends_block(bi.d)) break;
   }
-  if (b.count == 0) return false;
-  b.phys = pa;
-  b.mode = mode_;
-  b.length = static_cast<uint8_t>(off);
-  std::memcpy(b.bytes, code, off);
-  return true;
+  if (count == 0) return nullptr;
+  return blocks_.insert(pa, mode_, insns, count, code, off);
 }
 
 // Runs the block at RIP; returns how many instructions retired. Faults leave RIP
@@ -576,27 +586,36 @@ int EmuCpu::run_block() {
   const unsigned off = la & 0xfff;
   const uint64_t pa = e.phys | off;
   const uint8_t* code = e.host + off;
-  Block& b = blocks_.slot(pa);
-  if (!b.matches(pa, mode_, code)) [[unlikely]] {
-    if (!build_block(b, pa, code, 4096 - off)) {
+  const Block* b = blocks_.find(pa, mode_, code);
+  if (!b) [[unlikely]] {
+    b = build_block(pa, code, 4096 - off);
+    if (!b) {
       step();
       return 1;
     }
   }
   const uint64_t rip_mask = mode_ == CpuMode::Long64 ? ~0ull : 0xffffffffull;
+  const BlockInsn* insn = b->insns();
+  const unsigned n = b->count;
   uint64_t rip = s.rip;
-  const unsigned n = b.count;
-  for (unsigned i = 0; i < n; ++i) {
-    const BlockInsn& bi = b.insns[i];
-    const uint64_t fall = (rip + bi.d.len) & rip_mask;
-    next_rip = fall;
-    bi.handler(*this, bi.d);
-    s.rip = next_rip;
-    ++instructions;
-    if (next_rip != fall) return static_cast<int>(i + 1);
-    rip = fall;
+  unsigned done = 0;
+  try {
+    while (done < n) {
+      const uint64_t fall = (rip + insn->d.len) & rip_mask;
+      next_rip = fall;
+      insn->handler(*this, insn->d);
+      s.rip = next_rip;
+      ++done;
+      if (next_rip != fall) break;
+      rip = fall;
+      ++insn;
+    }
+  } catch (...) {
+    instructions += done;
+    throw;
   }
-  return static_cast<int>(n);
+  instructions += done;
+  return static_cast<int>(done);
 }
 
 // After an instruction that began with TF or RF set (SDM Vol. 3 17.3.1.4, 18.3.1.1):

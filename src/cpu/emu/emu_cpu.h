@@ -49,6 +49,16 @@ struct TlbEntry {
   uint32_t perms = 0;     // bit (access + 3*user): R W X for supervisor (0-2), user (3-5)
 };
 
+// The data-access view of a TLB slot for one privilege (supervisor or user): the
+// page that reads and writes may access directly in host memory (1 when they may
+// not: not present in the TLB, not permitted, not yet dirty, or MMIO), and what to
+// add to a linear address in that page to get its host address.
+struct FastTlbEntry {
+  uint64_t read_tag = 1;
+  uint64_t write_tag = 1;
+  uintptr_t addend = 0;
+};
+
 class EmuCpu {
  public:
   EmuCpu(const MachineContext& machine, unsigned index);
@@ -123,8 +133,7 @@ class EmuCpu {
     if (d.rip_relative) {
       a += next_rip;
     } else {
-      if (d.base != kNoReg) a += s.gpr[d.base];
-      if (d.index != kNoReg) a += s.gpr[d.index] << d.scale;
+      a += s.gpr[d.base] + (s.gpr[d.index] << d.scale);  // gpr[kNoReg] is 0
     }
     return a & size_mask(d.asize);
   }
@@ -145,25 +154,29 @@ class EmuCpu {
   void read_bytes(uint64_t la, void* dst, unsigned size);
   void write_bytes(uint64_t la, const void* src, unsigned size);
 
+  // The fast path: the page of the access's last byte is the slot's page (so the
+  // access is within one page) and that page is RAM this privilege may read/write.
   uint64_t read_as(uint64_t la, unsigned size, bool as_user) {
-    const TlbEntry& e = tlb_[(la >> 12) & (kTlbSize - 1)];
-    unsigned off = la & 0xfff;
-    if (e.tag == (la & ~0xfffull) && (e.perms & perm_bit(Access::Read, as_user)) && e.host && off + size <= 4096)
-      return load_host(e.host + off, size);
+    const FastTlbEntry& f = fast_tlb_[as_user][(la >> 12) & (kTlbSize - 1)];
+    if (f.read_tag == ((la + size - 1) & ~0xfffull)) [[likely]]
+      return load_host(reinterpret_cast<const uint8_t*>(la + f.addend), size);
     return read_slow(la, size, as_user);
   }
   void write_as(uint64_t la, unsigned size, uint64_t v, bool as_user) {
-    const TlbEntry& e = tlb_[(la >> 12) & (kTlbSize - 1)];
-    unsigned off = la & 0xfff;
-    if (e.tag == (la & ~0xfffull) && (e.perms & perm_bit(Access::Write, as_user)) && e.host && off + size <= 4096) {
-      store_host(e.host + off, size, v);
+    const FastTlbEntry& f = fast_tlb_[as_user][(la >> 12) & (kTlbSize - 1)];
+    if (f.write_tag == ((la + size - 1) & ~0xfffull)) [[likely]] {
+      store_host(reinterpret_cast<uint8_t*>(la + f.addend), size, v);
       return;
     }
     write_slow(la, size, v, as_user);
   }
   // A host pointer for writing `size` bytes at `la` if they are in one RAM page
   // (faults as a write would); nullptr for MMIO and page-crossing accesses.
-  uint8_t* writable_host_ptr(uint64_t la, unsigned size);
+  uint8_t* writable_host_ptr(uint64_t la, unsigned size) {
+    const FastTlbEntry& f = fast_tlb_[user()][(la >> 12) & (kTlbSize - 1)];
+    if (f.write_tag == ((la + size - 1) & ~0xfffull)) [[likely]] return reinterpret_cast<uint8_t*>(la + f.addend);
+    return writable_host_ptr_slow(la, size);
+  }
 
   // ---- ModRM operands ----------------------------------------------------------
   uint64_t read_rm(const DecodedInsn& d, unsigned size) {
@@ -318,6 +331,7 @@ class EmuCpu {
   struct FetchedInsn;
   void check_crossing_canonical(uint64_t second_page);
   uint64_t read_slow(uint64_t la, unsigned size, bool as_user);
+  uint8_t* writable_host_ptr_slow(uint64_t la, unsigned size);
   void write_slow(uint64_t la, unsigned size, uint64_t v, bool as_user);
   uint64_t phys_read(uint64_t pa, uint8_t* host, unsigned size);
   void phys_write(uint64_t pa, uint8_t* host, unsigned size, uint64_t v);
@@ -325,7 +339,7 @@ class EmuCpu {
   const FetchedInsn& fetch();
   void step();
   int run_block();
-  bool build_block(Block& b, uint64_t pa, const uint8_t* code, unsigned avail);
+  Block* build_block(uint64_t pa, const uint8_t* code, unsigned avail);
   void deliver_fault(const GuestFault& f);
   void finish_debug_flags(const DecodedInsn& d, uint64_t flags_before);
   // #GP(0), or #SS(0) when the last linear address was formed through SS.
@@ -339,6 +353,7 @@ class EmuCpu {
   uint64_t seg_base_[6] = {};
   uint64_t la_mask_ = 0xffffffff;
   TlbEntry tlb_[kTlbSize];
+  FastTlbEntry fast_tlb_[2][kTlbSize];  // [user][slot], filled with tlb_ by walk()
   std::unique_ptr<FetchedInsn> fetched_;
   BlockCache blocks_;
   InterruptSource* irq_ = nullptr;

@@ -2,18 +2,6 @@
 
 namespace vireo::emu {
 
-static bool carry_of(const FlagsState& f) {
-  switch (f.op) {
-    case FlagOp::Add: return f.carry_in ? f.res <= f.a : f.res < f.a;
-    case FlagOp::Sub: return f.carry_in ? f.a <= f.b : f.a < f.b;
-    case FlagOp::Logic: return false;
-    case FlagOp::Inc:
-    case FlagOp::Dec: return f.carry_in;
-    case FlagOp::None: break;
-  }
-  return f.bits & rf::CF;
-}
-
 static bool overflow_of(const FlagsState& f) {
   uint64_t sign = sign_bit(f.size);
   switch (f.op) {
@@ -29,7 +17,7 @@ static bool overflow_of(const FlagsState& f) {
 
 uint64_t FlagsState::compute() const {
   uint64_t out = 0;
-  if (carry_of(*this)) out |= rf::CF;
+  if (cf()) out |= rf::CF;
   if (overflow_of(*this)) out |= rf::OF;
   if (parity_even(res)) out |= rf::PF;
   if (res == 0) out |= rf::ZF;
@@ -44,7 +32,6 @@ uint64_t FlagsState::compute() const {
   return out;
 }
 
-bool FlagsState::cf() const { return op == FlagOp::None ? (bits & rf::CF) : carry_of(*this); }
 bool FlagsState::of() const { return op == FlagOp::None ? (bits & rf::OF) : overflow_of(*this); }
 bool FlagsState::zf() const { return op == FlagOp::None ? (bits & rf::ZF) : res == 0; }
 bool FlagsState::sf() const { return op == FlagOp::None ? (bits & rf::SF) : (res & sign_bit(size)) != 0; }

@@ -64,7 +64,15 @@ struct FlagsState {
     materialize();
     bits = (bits & ~mask) | (values & mask);
   }
-  bool cf() const;
+  bool cf() const {
+    switch (op) {
+      case FlagOp::None: return bits & rf::CF;
+      case FlagOp::Add: return carry_in ? res <= a : res < a;
+      case FlagOp::Sub: return carry_in ? a <= b : a < b;
+      case FlagOp::Logic: return false;
+      default: return carry_in;  // INC / DEC keep CF
+    }
+  }
   bool zf() const;
   bool sf() const;
   bool of() const;
