@@ -26,6 +26,7 @@ BlockCache::~BlockCache() {
 void BlockCache::clear() {
   std::memset(buckets_, 0, kBucketBytes);
   used_ = 0;
+  ++generation_;
 }
 
 Block* BlockCache::insert(uint64_t pa, CpuMode mode, const BlockInsn* insns, unsigned count, const uint8_t* code,
@@ -38,6 +39,7 @@ Block* BlockCache::insert(uint64_t pa, CpuMode mode, const BlockInsn* insns, uns
   b->mode = mode;
   b->count = static_cast<uint8_t>(count);
   b->length = static_cast<uint8_t>(length);
+  b->successors[0] = b->successors[1] = nullptr;
   std::memcpy(static_cast<void*>(b->insns()), insns, count * sizeof(BlockInsn));
   std::memcpy(const_cast<uint8_t*>(b->bytes()), code, length);
   Block*& head = buckets_[bucket(pa)];

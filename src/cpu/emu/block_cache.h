@@ -40,6 +40,9 @@ struct Block {
 
   uint64_t phys;  // guest-physical address of the first byte
   Block* next;    // the next block in the same hash bucket
+  // The blocks that last ran after this one (most recent first): tried before the
+  // hash table, and used only after the same checks as a hash hit.
+  Block* successors[2];
   CpuMode mode;   // the mode the instructions were decoded in
   uint8_t count;  // instructions (1..kMaxInsns)
   uint8_t length; // bytes covered
@@ -102,8 +105,15 @@ class BlockCache {
   // cache and returns it.
   Block* insert(uint64_t pa, CpuMode mode, const BlockInsn* insns, unsigned count, const uint8_t* code,
                 unsigned length);
-  // Empties the cache.
+  // Whether `b` is the block at `pa` decoded in `mode` and memory at `code` still
+  // holds its bytes.
+  static bool valid(const Block* b, uint64_t pa, CpuMode mode, const uint8_t* code) {
+    return b && b->phys == pa && b->mode == mode && same_bytes(b->bytes(), code, b->length);
+  }
+  // Empties the cache; every Block pointer held outside it becomes invalid, which
+  // generation() tells.
   void clear();
+  uint64_t generation() const { return generation_; }
 
  private:
   static unsigned bucket(uint64_t pa) { return unsigned((pa * 0x9e3779b97f4a7c15ull) >> (64 - kBucketBits)); }
@@ -111,6 +121,7 @@ class BlockCache {
   Block** buckets_;
   uint8_t* arena_;
   size_t used_ = 0;
+  uint64_t generation_ = 0;
 };
 
 // Whether execution must leave the block after `d` (see above).

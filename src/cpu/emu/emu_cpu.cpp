@@ -586,14 +586,32 @@ int EmuCpu::run_block() {
   const unsigned off = la & 0xfff;
   const uint64_t pa = e.phys | off;
   const uint8_t* code = e.host + off;
-  const Block* b = blocks_.find(pa, mode_, code);
-  if (!b) [[unlikely]] {
-    b = build_block(pa, code, 4096 - off);
-    if (!b) {
-      step();
-      return 1;
+  // Most blocks follow one of the last two blocks that followed the previous block:
+  // try those before the hash table.
+  Block* last = last_block_generation_ == blocks_.generation() ? last_block_ : nullptr;
+  Block* b = nullptr;
+  if (last && BlockCache::valid(last->successors[0], pa, mode_, code)) {
+    b = last->successors[0];
+  } else if (last && BlockCache::valid(last->successors[1], pa, mode_, code)) {
+    b = last->successors[1];
+    std::swap(last->successors[0], last->successors[1]);
+  } else {
+    b = blocks_.find(pa, mode_, code);
+    if (!b) [[unlikely]] {
+      b = build_block(pa, code, 4096 - off);
+      if (!b) {
+        last_block_ = nullptr;
+        step();
+        return 1;
+      }
+    }
+    if (last && last_block_generation_ == blocks_.generation()) {
+      last->successors[1] = last->successors[0];
+      last->successors[0] = b;
     }
   }
+  last_block_ = b;
+  last_block_generation_ = blocks_.generation();
   const uint64_t rip_mask = mode_ == CpuMode::Long64 ? ~0ull : 0xffffffffull;
   const BlockInsn* insn = b->insns();
   const unsigned n = b->count;

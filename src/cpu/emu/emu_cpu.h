@@ -356,6 +356,8 @@ class EmuCpu {
   FastTlbEntry fast_tlb_[2][kTlbSize];  // [user][slot], filled with tlb_ by walk()
   std::unique_ptr<FetchedInsn> fetched_;
   BlockCache blocks_;
+  Block* last_block_ = nullptr;    // the block run last (a hint for the next lookup)
+  uint64_t last_block_generation_ = 0;  // blocks_.generation() when last_block_ was set
   InterruptSource* irq_ = nullptr;
   LocalApic* local_apic_ = nullptr;
   Tracer* tracer_ = nullptr;
