@@ -15,7 +15,9 @@ syslinux-common for its disk; scripts/install-deps.sh --bench installs them all)
     boots them with the command line below. Bochs boots it through its own BIOS
     (BIOS-bochs-latest) on its i440FX machine, as the IDE primary master. The time to the
     ready marker therefore includes Bochs's BIOS POST and SYSLINUX reading 15 MB from the
-    emulated IDE disk, which the other two skip (they load the kernel directly).
+    emulated IDE disk, which the other two skip (they load the kernel directly); measured
+    once, SYSLINUX's banner came 0.6 s after launch and the kernel's first message (at its
+    clock's 3.0 s) 7.7 s after, of a 40 s boot: firmware and loader cost a few seconds.
   - The guest's serial console (com1) goes to a file, polled every 20 ms for the ready
     marker, so a ready time may be up to 20 ms late.
   - The guest's `poweroff -f` goes through ACPI (S5 in the PIIX4 power-management
@@ -31,8 +33,8 @@ syslinux-common for its disk; scripts/install-deps.sh --bench installs them all)
     instructions, idle periods are skipped, nothing waits for the host's clock) and
     ips=--bochs-ips, by default 40 M: about what Bochs emulates per second on the hosts
     this was measured on, so the guest's clock runs near real time, as the other two
-    machines' clocks do (the figure changes the guest's timer-interrupt rate, hardly the
-    boot time).
+    machines' clocks do. The figure sets the guest's timer-interrupt rate per emulated
+    instruction; a boot with Bochs's default (4 M) took about as much CPU time.
   - Debian builds Bochs with its debugger, which stops before the first instruction and
     reads commands from stdin: the benchmark feeds it "c" (continue). Debian's Bochs has
     no display-less GUI ("nogui" is not built), so it runs with its VNC server (rfb,
@@ -191,7 +193,7 @@ class BochsMachine:
         out = (b"--- serial console ---\n" + serial[-2000:] + b"\n--- bochs stdout ---\n" +
                read_file(self.console)[-1500:] + b"\n--- bochs log ---\n" + log[-2500:])
         if killed_why == "timeout":
-            out = f"killed at the {self.timeout:.0f} s timeout\n".encode() + out
+            out += f"\n--- killed at the {self.timeout:.0f} s timeout (--bochs-timeout) ---\n".encode()
         return {"ok": ok, "ready": ready_at, "exit": total, "rss_mib": usage.ru_maxrss / 1024.0, "out": out,
                 "note": note}
 
