@@ -10,9 +10,10 @@ PACKAGES=(
   nasm acpica-tools cpio gzip xz-utils lz4 bzip2 zstd
   python3
 )
-# Reference machines for the benchmarks only (`make bench`).
+# Reference machines for the benchmarks only (`make bench`); Bochs boots the guest from a
+# disk image that bench/bochs_disk.py builds with dosfstools, mtools and syslinux.
 if [[ "${1:-}" == "--bench" ]]; then
-  PACKAGES+=(qemu-system-x86 bochs bochsbios vgabios)
+  PACKAGES+=(qemu-system-x86 bochs bochsbios vgabios dosfstools mtools syslinux syslinux-common)
 fi
 
 missing=()
