@@ -27,7 +27,7 @@ EmuCpu::EmuCpu(const MachineContext& machine, unsigned index)
   update_mode();
 }
 
-EmuCpu::~EmuCpu() = default;
+EmuCpu::~EmuCpu() { if (getenv("VIREO_STATS")) fprintf(stderr, "cpu%u: %llu instructions\n", index_, (unsigned long long)instructions); }
 
 void EmuCpu::state_changed() {
   s.cpl = s.seg[CS].selector & 3;

@@ -286,7 +286,7 @@ struct ShiftReg {
     }
     put<Size>(c, d.rm, v);
     if (Op <= 1) {
-      c.s.flags.set_arith(rf::CF | rf::OF, (cf ? rf::CF : 0) | (of ? rf::OF : 0));
+      c.s.flags.set_cf_of(cf, of);
     } else {
       set_status_flags(c, cf, of, v, Size);
     }

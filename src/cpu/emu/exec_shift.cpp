@@ -112,7 +112,7 @@ void shift_rm(EmuCpu& c, const DecodedInsn& d, unsigned size, unsigned raw_count
   if (r.status) {
     set_status_flags(c, r.cf, r.of, r.value, size);
   } else {
-    c.s.flags.set_arith(rf::CF | rf::OF, (r.cf ? rf::CF : 0) | (r.of ? rf::OF : 0));
+    c.s.flags.set_cf_of(r.cf, r.of);
   }
 }
 

@@ -2,37 +2,6 @@
 
 namespace vireo::emu {
 
-static bool overflow_of(const FlagsState& f) {
-  uint64_t sign = sign_bit(f.size);
-  switch (f.op) {
-    case FlagOp::Add: return ((f.a ^ f.res) & (f.b ^ f.res) & sign) != 0;
-    case FlagOp::Sub: return ((f.a ^ f.b) & (f.a ^ f.res) & sign) != 0;
-    case FlagOp::Logic: return false;
-    case FlagOp::Inc: return f.res == sign;
-    case FlagOp::Dec: return f.res == sign - 1;
-    case FlagOp::None: break;
-  }
-  return f.bits & rf::OF;
-}
-
-uint64_t FlagsState::compute() const {
-  uint64_t out = 0;
-  if (cf()) out |= rf::CF;
-  if (overflow_of(*this)) out |= rf::OF;
-  if (parity_even(res)) out |= rf::PF;
-  if (res == 0) out |= rf::ZF;
-  if (res & sign_bit(size)) out |= rf::SF;
-  switch (op) {
-    case FlagOp::Add:
-    case FlagOp::Sub: out |= (a ^ b ^ res) & rf::AF; break;
-    case FlagOp::Inc: out |= (res & 0xf) == 0 ? rf::AF : 0; break;
-    case FlagOp::Dec: out |= (res & 0xf) == 0xf ? rf::AF : 0; break;
-    default: break;
-  }
-  return out;
-}
-
-bool FlagsState::of() const { return op == FlagOp::None ? (bits & rf::OF) : overflow_of(*this); }
 bool FlagsState::zf() const { return op == FlagOp::None ? (bits & rf::ZF) : res == 0; }
 bool FlagsState::sf() const { return op == FlagOp::None ? (bits & rf::SF) : (res & sign_bit(size)) != 0; }
 

@@ -24,6 +24,10 @@ enum class FlagOp : uint8_t {
   Dec,    // res = a - 1; CF kept (carry_in holds it)
 };
 
+constexpr uint64_t size_mask(unsigned size) { return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1; }
+constexpr uint64_t sign_bit(unsigned size) { return 1ull << (size * 8 - 1); }
+inline bool parity_even(uint64_t v) { return !__builtin_parity(static_cast<unsigned>(v & 0xff)); }
+
 struct FlagsState {
   uint64_t bits = rf::FIXED1;  // everything except the arithmetic bits while op != None
   FlagOp op = FlagOp::None;
@@ -41,7 +45,42 @@ struct FlagsState {
   }
   // The six status flags as RFLAGS bits.
   uint64_t arith() const { return op == FlagOp::None ? (bits & rf::kArith) : compute(); }
-  uint64_t compute() const;
+  // The six flags of the pending operation (op != None).
+  uint64_t compute() const {
+    return (cf() ? rf::CF : 0) | (overflow() ? rf::OF : 0) | sign_zero_aux_parity();
+  }
+  // SF ZF AF PF of the pending operation (op != None).
+  uint64_t sign_zero_aux_parity() const {
+    uint64_t out = 0;
+    if (parity_even(res)) out |= rf::PF;
+    if (res == 0) out |= rf::ZF;
+    if (res & sign_bit(size)) out |= rf::SF;
+    switch (op) {
+      case FlagOp::Add:
+      case FlagOp::Sub: out |= (a ^ b ^ res) & rf::AF; break;
+      case FlagOp::Inc: out |= (res & 0xf) == 0 ? rf::AF : 0; break;
+      case FlagOp::Dec: out |= (res & 0xf) == 0xf ? rf::AF : 0; break;
+      default: break;
+    }
+    return out;
+  }
+  // OF of the pending operation (op != None).
+  bool overflow() const {
+    const uint64_t sign = sign_bit(size);
+    switch (op) {
+      case FlagOp::Add: return ((a ^ res) & (b ^ res) & sign) != 0;
+      case FlagOp::Sub: return ((a ^ b) & (a ^ res) & sign) != 0;
+      case FlagOp::Inc: return res == sign;
+      case FlagOp::Dec: return res == sign - 1;
+      default: return false;
+    }
+  }
+  // Sets CF and OF, keeping SF ZF AF PF (rotates): only those four are computed.
+  void set_cf_of(bool c, bool o) {
+    const uint64_t keep = op == FlagOp::None ? bits & (rf::SF | rf::ZF | rf::AF | rf::PF) : sign_zero_aux_parity();
+    bits = (bits & ~rf::kArith) | keep | (c ? rf::CF : 0) | (o ? rf::OF : 0);
+    op = FlagOp::None;
+  }
   // Folds the lazy flags into `bits`.
   void materialize() {
     if (op != FlagOp::None) {
@@ -75,14 +114,11 @@ struct FlagsState {
   }
   bool zf() const;
   bool sf() const;
-  bool of() const;
+  bool of() const { return op == FlagOp::None ? (bits & rf::OF) != 0 : overflow(); }
   bool pf() const { return arith() & rf::PF; }
   // Jcc/SETcc/CMOVcc condition (the low 4 bits of the opcode), SDM Vol. 1 Table B-1.
   bool condition(unsigned cc) const;
 };
 
-constexpr uint64_t size_mask(unsigned size) { return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1; }
-constexpr uint64_t sign_bit(unsigned size) { return 1ull << (size * 8 - 1); }
-inline bool parity_even(uint64_t v) { return !__builtin_parity(static_cast<unsigned>(v & 0xff)); }
 
 }  // namespace vireo::emu
