@@ -27,8 +27,12 @@ namespace vireo::emu {
 class EmuCpu;
 using Handler = void (*)(EmuCpu&, const DecodedInsn&);
 
+// One instruction of a block. `run` executes it and then, threaded, the next one
+// of the block (EmuCpu::next_in_block); `impl` is the instruction's own handler
+// where `run` is the general wrapper around it.
 struct BlockInsn {
-  Handler handler;
+  Handler run;
+  Handler impl;
   DecodedInsn d;
 };
 
@@ -130,8 +134,9 @@ bool ends_block(const DecodedInsn& d);
 // Whether LOCK may prefix `d` (SDM Vol. 2 "LOCK"); LOCK anywhere else is #UD.
 bool lockable(const DecodedInsn& d);
 
-// The handler for `d` decoded in `mode`: a form-specific fast handler where one
-// exists (exec_fast.cpp), else the opcode's general handler from handler_table().
-Handler select_handler(const DecodedInsn& d, CpuMode mode);
+// Chooses bi's handlers for bi.d decoded in `mode`: a form-specific fast handler
+// where one exists (exec_fast.cpp), else the opcode's general handler from
+// handler_table(), each followed by the dispatch of the block's next instruction.
+void select_handlers(BlockInsn& bi, CpuMode mode);
 
 }  // namespace vireo::emu

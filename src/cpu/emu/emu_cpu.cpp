@@ -565,7 +565,7 @@ Block* EmuCpu::build_block(uint64_t pa, const uint8_t* code, unsigned avail) {
     if (decode(code + off, avail - off, mode_, bi.d) != DecodeStatus::Ok) break;
     if (off + bi.d.len > Block::kMaxBytes) break;
     if ((bi.d.prefixes & kPrefixLock) && !lockable(bi.d)) break;
-    bi.handler = select_handler(bi.d, mode_);
+    select_handlers(bi, mode_);
     off += bi.d.len;
     ++count;
     if (ends_block(bi.d)) break;
@@ -612,28 +612,20 @@ int EmuCpu::run_block() {
   }
   last_block_ = b;
   last_block_generation_ = blocks_.generation();
-  const uint64_t rip_mask = mode_ == CpuMode::Long64 ? ~0ull : 0xffffffffull;
-  const BlockInsn* insn = b->insns();
-  const unsigned n = b->count;
-  uint64_t rip = s.rip;
-  unsigned done = 0;
+  const BlockInsn* first = b->insns();
+  rip_mask = mode_ == CpuMode::Long64 ? ~0ull : 0xffffffffull;
+  block_pos = first;
+  block_end = first + b->count;
+  block_fall = next_rip = (s.rip + first->d.len) & rip_mask;
   try {
-    while (done < n) {
-      const uint64_t fall = (rip + insn->d.len) & rip_mask;
-      next_rip = fall;
-      insn->handler(*this, insn->d);
-      s.rip = next_rip;
-      ++done;
-      if (next_rip != fall) break;
-      rip = fall;
-      ++insn;
-    }
+    first->run(*this, first->d);
   } catch (...) {
-    instructions += done;
+    instructions += block_pos - first;
     throw;
   }
+  const int done = static_cast<int>(block_pos - first);
   instructions += done;
-  return static_cast<int>(done);
+  return done;
 }
 
 // After an instruction that began with TF or RF set (SDM Vol. 3 17.3.1.4, 18.3.1.1):

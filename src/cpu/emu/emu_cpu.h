@@ -92,6 +92,23 @@ class EmuCpu {
   // Called when something outside run() changed the state (set_state).
   void state_changed();
 
+  // ---- block execution (threaded: each handler dispatches the next) -----------
+  const BlockInsn* block_pos = nullptr;  // the instruction running
+  const BlockInsn* block_end = nullptr;  // one past the block's last instruction
+  uint64_t block_fall = 0;               // the address after block_pos's instruction
+  uint64_t rip_mask = ~0ull;             // 0xffffffff outside 64-bit mode
+  // After the instruction at block_pos: goes on with the next instruction of the
+  // block unless this one branched (next_rip is not the fall-through address) or was
+  // the last. RIP is the next instruction's address either way.
+  void next_in_block() {
+    const uint64_t rip = next_rip;
+    s.rip = rip;
+    const BlockInsn* next = ++block_pos;
+    if (rip != block_fall || next == block_end) return;
+    block_fall = next_rip = (rip + next->d.len) & rip_mask;
+    next->run(*this, next->d);
+  }
+
   // ---- mode ------------------------------------------------------------------
   CpuMode mode() const { return mode_; }
   bool long_mode() const { return s.efer & x86::EFER_LMA; }

@@ -340,9 +340,22 @@ void pop64(EmuCpu& c, const DecodedInsn& d) {
 
 // ---- selection -------------------------------------------------------------------------
 
+// A handler followed by the dispatch of the block's next instruction.
+template <Handler F>
+void threaded(EmuCpu& c, const DecodedInsn& d) {
+  F(c, d);
+  c.next_in_block();
+}
+void threaded_general(EmuCpu& c, const DecodedInsn& d) {
+  c.block_pos->impl(c, d);
+  c.next_in_block();
+}
+template <Handler F>
+constexpr Handler T = &threaded<F>;
+
 template <template <unsigned, unsigned> class F, unsigned Size, size_t... I>
 constexpr std::array<Handler, sizeof...(I)> make_row(std::index_sequence<I...>) {
-  return {&F<unsigned(I), Size>::run...};
+  return {T<&F<unsigned(I), Size>::run>...};
 }
 // F<k, Size>::run for k < N (an ALU operation or a condition code) and Size 4 or 8.
 template <template <unsigned, unsigned> class F, size_t N>
@@ -351,20 +364,21 @@ Handler pick(unsigned k, unsigned size) {
   static constexpr auto eight = make_row<F, 8>(std::make_index_sequence<N>());
   return size == 8 ? eight[k] : four[k];
 }
+template <unsigned Size, unsigned From>
+constexpr Handler kShiftRow[8] = {T<ShiftReg<0, Size, From>::run>, T<ShiftReg<1, Size, From>::run>, nullptr, nullptr,
+                                  T<ShiftReg<4, Size, From>::run>, T<ShiftReg<5, Size, From>::run>, nullptr,
+                                  T<ShiftReg<7, Size, From>::run>};
 template <unsigned Size>
 Handler pick_shift(unsigned op, unsigned count_from) {
-  static constexpr Handler table[3][8] = {
-      {ShiftReg<0, Size, kCountImm>::run, ShiftReg<1, Size, kCountImm>::run, nullptr, nullptr,
-       ShiftReg<4, Size, kCountImm>::run, ShiftReg<5, Size, kCountImm>::run, nullptr, ShiftReg<7, Size, kCountImm>::run},
-      {ShiftReg<0, Size, kCountOne>::run, ShiftReg<1, Size, kCountOne>::run, nullptr, nullptr,
-       ShiftReg<4, Size, kCountOne>::run, ShiftReg<5, Size, kCountOne>::run, nullptr, ShiftReg<7, Size, kCountOne>::run},
-      {ShiftReg<0, Size, kCountCl>::run, ShiftReg<1, Size, kCountCl>::run, nullptr, nullptr,
-       ShiftReg<4, Size, kCountCl>::run, ShiftReg<5, Size, kCountCl>::run, nullptr, ShiftReg<7, Size, kCountCl>::run}};
-  return table[count_from][op];
+  switch (count_from) {
+    case kCountImm: return kShiftRow<Size, kCountImm>[op];
+    case kCountOne: return kShiftRow<Size, kCountOne>[op];
+    default: return kShiftRow<Size, kCountCl>[op];
+  }
 }
-template <void (*F4)(EmuCpu&, const DecodedInsn&), void (*F8)(EmuCpu&, const DecodedInsn&)>
+template <Handler F4, Handler F8>
 Handler sized(unsigned size) {
-  return size == 8 ? F8 : F4;
+  return size == 8 ? T<F8> : T<F4>;
 }
 
 // The fast handler for d, or nullptr.
@@ -410,17 +424,17 @@ Handler fast_handler(const DecodedInsn& d, CpuMode mode) {
       }
       case 0x69: return sized<imul<true, 4>, imul<true, 8>>(size);
       case 0x6b: return sized<imul<true, 4>, imul<true, 8>>(size);
-      case 0x63: return long64 && size == 8 ? extend<4, true, 8> : nullptr;
+      case 0x63: return long64 && size == 8 ? T<extend<4, true, 8>> : nullptr;
       default: break;
     }
     if (op >= 0xb8 && op <= 0xbf) return sized<mov_reg_imm<4>, mov_reg_imm<8>>(size);
     if (long64) {
       if (op >= 0x70 && op <= 0x7f) return pick<Jcc64, 16>(op & 15, 8);
-      if (op == 0xeb || op == 0xe9) return jmp64;
-      if (op == 0xe8) return call64;
-      if (op == 0xc3) return ret64;
-      if (op >= 0x50 && op <= 0x57 && size == 8) return push64;
-      if (op >= 0x58 && op <= 0x5f && size == 8) return pop64;
+      if (op == 0xeb || op == 0xe9) return T<jmp64>;
+      if (op == 0xe8) return T<call64>;
+      if (op == 0xc3) return T<ret64>;
+      if (op >= 0x50 && op <= 0x57 && size == 8) return T<push64>;
+      if (op >= 0x58 && op <= 0x5f && size == 8) return T<pop64>;
     }
     return nullptr;
   }
@@ -443,9 +457,10 @@ Handler fast_handler(const DecodedInsn& d, CpuMode mode) {
 
 }  // namespace
 
-Handler select_handler(const DecodedInsn& d, CpuMode mode) {
-  if (Handler h = fast_handler(d, mode)) return h;
-  return handler_table()[d.op];
+void select_handlers(BlockInsn& bi, CpuMode mode) {
+  bi.impl = handler_table()[bi.d.op];
+  bi.run = fast_handler(bi.d, mode);
+  if (!bi.run) bi.run = threaded_general;
 }
 
 }  // namespace vireo::emu
