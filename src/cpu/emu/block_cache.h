@@ -20,6 +20,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include <emmintrin.h>
+
 #include "cpu/emu/decoder.h"
 
 namespace vireo::emu {
@@ -60,19 +62,26 @@ struct Block {
 };
 static_assert(alignof(BlockInsn) <= 8 && sizeof(Block) % alignof(BlockInsn) == 0);
 
-// Whether the n bytes at a and b are equal (n <= Block::kMaxBytes; both readable).
+// Whether the n bytes at a and b are equal (n <= Block::kMaxBytes; exactly n bytes
+// of each are read): 16 at a time, the last chunk overlapping the one before.
 inline bool same_bytes(const uint8_t* a, const uint8_t* b, unsigned n) {
+  auto same16 = [](const uint8_t* x, const uint8_t* y) {
+    const __m128i vx = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x));
+    const __m128i vy = _mm_loadu_si128(reinterpret_cast<const __m128i*>(y));
+    return _mm_movemask_epi8(_mm_cmpeq_epi8(vx, vy)) == 0xffff;
+  };
   auto word = [](const uint8_t* p) {
     uint64_t v;
     std::memcpy(&v, p, 8);
     return v;
   };
-  if (n >= 8) {
-    for (unsigned i = 0; i + 8 < n; i += 8) {
-      if (word(a + i) != word(b + i)) return false;
+  if (n >= 16) {
+    for (unsigned i = 0; i + 16 < n; i += 16) {
+      if (!same16(a + i, b + i)) return false;
     }
-    return word(a + n - 8) == word(b + n - 8);  // the last 8, overlapping
+    return same16(a + n - 16, b + n - 16);
   }
+  if (n >= 8) return word(a) == word(b) && word(a + n - 8) == word(b + n - 8);
   for (unsigned i = 0; i < n; ++i) {
     if (a[i] != b[i]) return false;
   }

@@ -17,7 +17,7 @@ struct EmuCpu::FetchedInsn {
 };
 
 namespace {
-constexpr int kPollInterval = 64;  // instructions between interrupt/stop polls (at block ends)
+constexpr int kPollInterval = 256;  // instructions between interrupt/stop polls (at block ends)
 constexpr uint64_t kPhysAddrMask = 0x000000fffffff000ull;  // MAXPHYADDR 40 (cpuid 0x80000008)
 constexpr uint64_t kPteReservedHigh = 0x000fff0000000000ull;  // bits 51:40
 }  // namespace
@@ -574,58 +574,64 @@ Block* EmuCpu::build_block(uint64_t pa, const uint8_t* code, unsigned avail) {
   return blocks_.insert(pa, mode_, insns, count, code, off);
 }
 
-// Runs the block at RIP; returns how many instructions retired. Faults leave RIP
-// on the faulting instruction, as step() does.
-int EmuCpu::run_block() {
-  const uint64_t la = (seg_base_[CS] + s.rip) & la_mask_;
-  const TlbEntry& e = tlb_[(la >> 12) & (kTlbSize - 1)];
-  if (e.tag != (la & ~0xfffull) || !(e.perms & perm_bit(Access::Exec, user())) || !e.host) [[unlikely]] {
-    step();
-    return 1;
-  }
-  const unsigned off = la & 0xfff;
-  const uint64_t pa = e.phys | off;
-  const uint8_t* code = e.host + off;
-  // Most blocks follow one of the last two blocks that followed the previous block:
-  // try those before the hash table.
-  Block* last = last_block_generation_ == blocks_.generation() ? last_block_ : nullptr;
-  Block* b = nullptr;
-  if (last && BlockCache::valid(last->successors[0], pa, mode_, code)) {
-    b = last->successors[0];
-  } else if (last && BlockCache::valid(last->successors[1], pa, mode_, code)) {
-    b = last->successors[1];
-    std::swap(last->successors[0], last->successors[1]);
-  } else {
-    b = blocks_.find(pa, mode_, code);
-    if (!b) [[unlikely]] {
-      b = build_block(pa, code, 4096 - off);
-      if (!b) {
-        last_block_ = nullptr;
-        step();
-        return 1;
+// Runs blocks from RIP until an interrupt/stop poll is due (poll_countdown_, which
+// counts the instructions retired, reaches 0) or the next instruction needs step():
+// TF or RF set, an interrupt shadow, or an instruction the block cache cannot take
+// (then step() runs it here). Faults leave RIP on the faulting instruction.
+void EmuCpu::run_blocks() {
+  do {
+    const uint64_t la = (seg_base_[CS] + s.rip) & la_mask_;
+    const TlbEntry& e = tlb_[(la >> 12) & (kTlbSize - 1)];
+    if (e.tag != (la & ~0xfffull) || !(e.perms & perm_bit(Access::Exec, user())) || !e.host) [[unlikely]] {
+      step();
+      --poll_countdown_;
+      return;
+    }
+    const unsigned off = la & 0xfff;
+    const uint64_t pa = e.phys | off;
+    const uint8_t* code = e.host + off;
+    // Most blocks follow one of the last two blocks that followed the previous block:
+    // try those before the hash table.
+    Block* last = last_block_generation_ == blocks_.generation() ? last_block_ : nullptr;
+    Block* b = nullptr;
+    if (last && BlockCache::valid(last->successors[0], pa, mode_, code)) {
+      b = last->successors[0];
+    } else if (last && BlockCache::valid(last->successors[1], pa, mode_, code)) {
+      b = last->successors[1];
+      std::swap(last->successors[0], last->successors[1]);
+    } else {
+      b = blocks_.find(pa, mode_, code);
+      if (!b) [[unlikely]] {
+        b = build_block(pa, code, 4096 - off);
+        if (!b) {
+          last_block_ = nullptr;
+          step();
+          --poll_countdown_;
+          return;
+        }
+      }
+      if (last && last_block_generation_ == blocks_.generation()) {
+        last->successors[1] = last->successors[0];
+        last->successors[0] = b;
       }
     }
-    if (last && last_block_generation_ == blocks_.generation()) {
-      last->successors[1] = last->successors[0];
-      last->successors[0] = b;
+    last_block_ = b;
+    last_block_generation_ = blocks_.generation();
+    const BlockInsn* first = b->insns();
+    rip_mask = mode_ == CpuMode::Long64 ? ~0ull : 0xffffffffull;
+    block_pos = first;
+    block_end = first + b->count;
+    block_fall = next_rip = (s.rip + first->d.len) & rip_mask;
+    try {
+      first->run(*this, first->d);
+    } catch (...) {
+      instructions += block_pos - first;
+      throw;
     }
-  }
-  last_block_ = b;
-  last_block_generation_ = blocks_.generation();
-  const BlockInsn* first = b->insns();
-  rip_mask = mode_ == CpuMode::Long64 ? ~0ull : 0xffffffffull;
-  block_pos = first;
-  block_end = first + b->count;
-  block_fall = next_rip = (s.rip + first->d.len) & rip_mask;
-  try {
-    first->run(*this, first->d);
-  } catch (...) {
-    instructions += block_pos - first;
-    throw;
-  }
-  const int done = static_cast<int>(block_pos - first);
-  instructions += done;
-  return done;
+    const int done = static_cast<int>(block_pos - first);
+    instructions += done;
+    poll_countdown_ -= done;
+  } while (poll_countdown_ > 0 && !interrupt_shadow && !(s.flags.bits & (rf::TF | rf::RF)));
 }
 
 // After an instruction that began with TF or RF set (SDM Vol. 3 17.3.1.4, 18.3.1.1):
@@ -718,7 +724,7 @@ VcpuExit EmuCpu::run(std::atomic<bool>& stop) {
           step();
           --poll_countdown_;
         } else {
-          poll_countdown_ -= run_block();
+          run_blocks();
         }
       }
     } catch (const GuestFault& f) {

@@ -100,7 +100,7 @@ class EmuCpu {
   // After the instruction at block_pos: goes on with the next instruction of the
   // block unless this one branched (next_rip is not the fall-through address) or was
   // the last. RIP is the next instruction's address either way.
-  void next_in_block() {
+  [[gnu::always_inline]] void next_in_block() {
     const uint64_t rip = next_rip;
     s.rip = rip;
     const BlockInsn* next = ++block_pos;
@@ -145,7 +145,7 @@ class EmuCpu {
 
   // ---- addresses -------------------------------------------------------------
   // The effective address (offset within the segment) of d's memory operand.
-  uint64_t effective_address(const DecodedInsn& d) const {
+  [[gnu::always_inline]] uint64_t effective_address(const DecodedInsn& d) const {
     uint64_t a = static_cast<uint64_t>(d.disp);
     if (d.rip_relative) {
       a += next_rip;
@@ -156,11 +156,11 @@ class EmuCpu {
   }
   // Also remembers the segment, so that a non-canonical address raises #SS rather
   // than #GP when it was formed through SS (SDM Vol. 3 6.15, interrupt 12).
-  uint64_t linear(unsigned seg, uint64_t offset) const {
+  [[gnu::always_inline]] uint64_t linear(unsigned seg, uint64_t offset) const {
     last_seg_ = static_cast<uint8_t>(seg);
     return (seg_base_[seg] + offset) & la_mask_;
   }
-  uint64_t operand_address(const DecodedInsn& d) const { return linear(d.seg, effective_address(d)); }
+  [[gnu::always_inline]] uint64_t operand_address(const DecodedInsn& d) const { return linear(d.seg, effective_address(d)); }
 
   // ---- memory (linear addresses, at the current privilege) -------------------
   uint64_t read(uint64_t la, unsigned size) { return read_as(la, size, user()); }
@@ -173,13 +173,13 @@ class EmuCpu {
 
   // The fast path: the page of the access's last byte is the slot's page (so the
   // access is within one page) and that page is RAM this privilege may read/write.
-  uint64_t read_as(uint64_t la, unsigned size, bool as_user) {
+  [[gnu::always_inline]] uint64_t read_as(uint64_t la, unsigned size, bool as_user) {
     const FastTlbEntry& f = fast_tlb_[as_user][(la >> 12) & (kTlbSize - 1)];
     if (f.read_tag == ((la + size - 1) & ~0xfffull)) [[likely]]
       return load_host(reinterpret_cast<const uint8_t*>(la + f.addend), size);
     return read_slow(la, size, as_user);
   }
-  void write_as(uint64_t la, unsigned size, uint64_t v, bool as_user) {
+  [[gnu::always_inline]] void write_as(uint64_t la, unsigned size, uint64_t v, bool as_user) {
     const FastTlbEntry& f = fast_tlb_[as_user][(la >> 12) & (kTlbSize - 1)];
     if (f.write_tag == ((la + size - 1) & ~0xfffull)) [[likely]] {
       store_host(reinterpret_cast<uint8_t*>(la + f.addend), size, v);
@@ -189,7 +189,7 @@ class EmuCpu {
   }
   // A host pointer for writing `size` bytes at `la` if they are in one RAM page
   // (faults as a write would); nullptr for MMIO and page-crossing accesses.
-  uint8_t* writable_host_ptr(uint64_t la, unsigned size) {
+  [[gnu::always_inline]] uint8_t* writable_host_ptr(uint64_t la, unsigned size) {
     const FastTlbEntry& f = fast_tlb_[user()][(la >> 12) & (kTlbSize - 1)];
     if (f.write_tag == ((la + size - 1) & ~0xfffull)) [[likely]] return reinterpret_cast<uint8_t*>(la + f.addend);
     return writable_host_ptr_slow(la, size);
@@ -355,7 +355,7 @@ class EmuCpu {
   const TlbEntry& walk(uint64_t la, Access access, bool as_user);
   const FetchedInsn& fetch();
   void step();
-  int run_block();
+  void run_blocks();
   Block* build_block(uint64_t pa, const uint8_t* code, unsigned avail);
   void deliver_fault(const GuestFault& f);
   void finish_debug_flags(const DecodedInsn& d, uint64_t flags_before);
