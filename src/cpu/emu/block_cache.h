@@ -17,6 +17,7 @@
 // next entered — that is, at the next taken branch or block end.)
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -36,6 +37,11 @@ struct BlockInsn {
   Handler run;
   Handler impl;
   DecodedInsn d;
+
+  // The BlockInsn whose `d` this is.
+  static const BlockInsn* of(const DecodedInsn& insn) {
+    return reinterpret_cast<const BlockInsn*>(reinterpret_cast<const char*>(&insn) - offsetof(BlockInsn, d));
+  }
 };
 
 // A block in the cache's arena: this header, then `count` BlockInsns, then a copy

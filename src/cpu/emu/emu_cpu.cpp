@@ -625,9 +625,11 @@ void EmuCpu::run_blocks() {
     try {
       first->run(*this, first->d);
     } catch (...) {
+      s.rip = block_rip();  // the faulting instruction
       instructions += block_pos - first;
       throw;
     }
+    s.rip = next_rip;
     const int done = static_cast<int>(block_pos - first);
     instructions += done;
     poll_countdown_ -= done;

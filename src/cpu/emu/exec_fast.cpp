@@ -344,11 +344,13 @@ void pop64(EmuCpu& c, const DecodedInsn& d) {
 template <Handler F>
 void threaded(EmuCpu& c, const DecodedInsn& d) {
   F(c, d);
-  c.next_in_block();
+  c.next_in_block(d);
 }
+// The general handlers may read RIP.
 void threaded_general(EmuCpu& c, const DecodedInsn& d) {
-  c.block_pos->impl(c, d);
-  c.next_in_block();
+  c.s.rip = c.block_rip();
+  BlockInsn::of(d)->impl(c, d);
+  c.next_in_block(d);
 }
 template <Handler F>
 constexpr Handler T = &threaded<F>;
