@@ -25,6 +25,7 @@ HandlerTable build() {
   register_system(t);
   register_sse(t);
   register_x87(t);
+  register_bmi(t);
   return t;
 }
 
