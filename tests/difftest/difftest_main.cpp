@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
   app.add_option("--count", count, "number of random test cases")->capture_default_str();
   app.add_option("--seed", seed, "random seed")->capture_default_str();
   app.add_option("--family", family_filter, "only these instruction families, comma-separated (alu, shift, muldiv, "
-                                            "bit, cond, string, xchg, lea, movx, stack, sse)");
+                                            "bit, cond, string, xchg, lea, movx, stack, sse, bmi)");
   app.add_flag("--verbose", verbose, "report every divergent case, not only the first of each family");
   app.add_option("--case", single_case, "run only case number I of this seed (as reported)");
   app.add_flag("--cpu-only", cpu_only, "run the KVM side only (harness check, timing)");

@@ -94,11 +94,46 @@ TEST(DifftestEncoder, MemoryForms) {
   EXPECT_EQ(encode_and_disassemble(cx16), "lock cmpxchg16b [rbp+r9*8-0x1000]");
 }
 
+TEST(DifftestEncoder, VexForms) {
+  // andn r9, r10, [r11+rax]: 3-byte VEX (map 0F38, W1).
+  MemOperand m;
+  m.base = 11;
+  m.index = 0;
+  Instruction andn = make({0xF2}, 9, Operand::m(m));
+  andn.vex = {true, 2, 0, 10, false, false};
+  andn.rex_w = true;
+  EXPECT_EQ(encode_and_disassemble(andn), "andn r9, r10, [r11+rax*1]");
+  // blsi eax, ecx (F3 /3, the destination in vvvv); bextr r12d, [rip+x], r15d.
+  Instruction blsi = make({0xF3}, 3, Operand::r(1));
+  blsi.vex = {true, 2, 0, 0, false, false};
+  EXPECT_EQ(encode_and_disassemble(blsi), "blsi eax, ecx");
+  MemOperand rip;
+  rip.rip_relative = true;
+  rip.rip_target = 0x20000;
+  Instruction bextr = make({0xF7}, 12, Operand::m(rip));
+  bextr.vex = {true, 2, 0, 15, false, false};
+  EXPECT_EQ(encode_and_disassemble(bextr, 0x10000), "bextr r12d, [0x0000000000020000], r15d");
+  // The 2-byte form where it fits: vpxor xmm1, xmm2, xmm3 (VEX.128.66.0F EF), and the
+  // 3-byte one when asked or when B is needed.
+  Instruction vpxor = make({0xEF}, 1, Operand::r(3));
+  vpxor.vex = {true, 1, 1, 2, false, false};
+  X86Encoder enc(kCodeGpa);
+  enc.emit(vpxor);
+  EXPECT_EQ(enc.bytes(), (std::vector<uint8_t>{0xC5, 0xE9, 0xEF, 0xCB}));
+  EXPECT_EQ(encode_and_disassemble(vpxor), "vpxor xmm1, xmm2, xmm3");
+  vpxor.vex.three_byte = true;
+  EXPECT_EQ(encode_and_disassemble(vpxor), "vpxor xmm1, xmm2, xmm3");
+  vpxor.rm = Operand::r(11);
+  vpxor.vex.three_byte = false;
+  vpxor.vex.l = true;
+  EXPECT_EQ(encode_and_disassemble(vpxor), "vpxor ymm1, ymm2, ymm11");
+}
+
 TEST(DifftestEncoder, GeneratedSequencesDecodeAsTagged) {
   ZydisDecoder decoder;
   ASSERT_TRUE(ZYAN_SUCCESS(ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64)));
   GeneratorOptions options;
-  options.popcnt = options.lzcnt = options.tzcnt = true;
+  options.popcnt = options.lzcnt = options.tzcnt = options.bmi1 = true;
   for (Family family : Generator::families()) {
     Generator gen(1000 + unsigned(family), options);
     unsigned family_instructions = 0;

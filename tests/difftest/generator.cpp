@@ -14,14 +14,14 @@ GeneratorOptions host_generator_options() {
   unsigned a, b, c, d;
   if (__get_cpuid(1, &a, &b, &c, &d)) o.popcnt = (c >> 23) & 1;
   if (__get_cpuid(0x80000001, &a, &b, &c, &d)) o.lzcnt = (c >> 5) & 1;  // ABM / LZCNT
-  if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) o.tzcnt = (b >> 3) & 1;  // BMI1
+  if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) o.tzcnt = o.bmi1 = (b >> 3) & 1;  // BMI1
   return o;
 }
 
 const std::vector<Family>& Generator::families() {
   static const std::vector<Family> all = {Family::Alu,    Family::Shift, Family::MulDiv, Family::Bit,
                                           Family::Cond,   Family::String, Family::Xchg,  Family::Lea,
-                                          Family::Movx,   Family::Stack, Family::Sse};
+                                          Family::Movx,   Family::Stack, Family::Sse,    Family::Bmi};
   return all;
 }
 
@@ -1023,6 +1023,65 @@ void gen_sse(SequenceBuilder& b) {
   }
 }
 
+// ---- bmi -------------------------------------------------------------------
+
+// The registers a memory operand's address uses, as an `avoid` mask.
+uint32_t address_regs(const Operand& op) {
+  uint32_t m = 0;
+  if (op.is_mem && op.mem.base != kNoReg) m |= 1u << op.mem.base;
+  if (op.is_mem && op.mem.index != kNoReg) m |= 1u << op.mem.index;
+  return m;
+}
+
+// BMI1's VEX-encoded instructions (SDM vol. 2 "ANDN", "BEXTR", "BLSI", "BLSMSK",
+// "BLSR"), 32- or 64-bit (VEX.W). (Their #UD forms are hand-written cases.)
+void gen_bmi(SequenceBuilder& b) {
+  if (!b.options().bmi1) return;
+  Rng& rng = b.rng();
+  const unsigned size = rng.chance(50) ? 8 : 4;
+  Instruction i;
+  i.vex.on = true;
+  i.vex.map = 2;  // 0F 38
+  i.vex.three_byte = true;
+  i.rex_w = size == 8;
+  FlagEffect fx;
+  switch (rng.below(3)) {
+    case 0:  // andn reg, vvvv, r/m: SF ZF defined, CF OF cleared, AF PF undefined
+      i.opcode = {0xF2};
+      i.rm = pick_rm(b, size, false);
+      i.reg = b.any_reg();
+      i.vex.vvvv = b.any_reg();
+      fx = {0, kCF | kZF | kSF | kOF, kAF | kPF};
+      break;
+    case 1: {  // bextr reg, r/m, vvvv: ZF defined, CF OF cleared, AF SF PF undefined
+      i.opcode = {0xF7};
+      i.rm = pick_rm(b, size, false);
+      i.reg = b.any_reg();
+      // A control of START = bits 7:0, LEN = bits 15:8 around the operand width
+      // (random register values would almost always give 0), sometimes with junk above.
+      unsigned control = unsigned(rng.below(72)) | unsigned(rng.below(72)) << 8;
+      if (rng.chance(20)) control |= uint32_t(rng.next()) & 0xffff0000u;
+      if (rng.chance(5)) control = uint32_t(rng.next());
+      i.vex.vvvv = b.any_reg(address_regs(i.rm));
+      b.load_reg(i.vex.vvvv, control);
+      fx = {0, kCF | kZF | kOF, kAF | kSF | kPF};
+      break;
+    }
+    default:  // blsr /1, blsmsk /2, blsi /3 vvvv, r/m: CF ZF SF defined, OF cleared, AF PF undefined
+      i.opcode = {0xF3};
+      i.rm = pick_rm(b, size, false);
+      i.reg = 1 + unsigned(rng.below(3));
+      i.vex.vvvv = b.any_reg();
+      if (!i.rm.is_mem && rng.chance(30)) {
+        // Sources of 0 and of one bit set, where CF and ZF change.
+        b.load_reg(i.rm.reg, rng.chance(50) ? 0 : 1u << rng.below(32));
+      }
+      fx = {0, kCF | kZF | kSF | kOF, kAF | kPF};
+      break;
+  }
+  b.add(i, Family::Bmi, fx);
+}
+
 }  // namespace
 
 TestCase Generator::generate(Family family) {
@@ -1041,6 +1100,7 @@ TestCase Generator::generate(Family family) {
       case Family::Movx: gen_movx(b); break;
       case Family::Stack: gen_stack(b); break;
       case Family::Sse: gen_sse(b); break;
+      case Family::Bmi: gen_bmi(b); break;
       default: assert(false && "not a generated family");
     }
   }

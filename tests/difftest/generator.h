@@ -28,6 +28,7 @@ struct GeneratorOptions {
   bool popcnt = false;
   bool lzcnt = false;
   bool tzcnt = false;
+  bool bmi1 = false;  // the VEX-encoded BMI1 instructions (the Bmi family)
 };
 
 // Reads the options from this host's CPUID.

@@ -488,6 +488,68 @@ const std::vector<HandCase>& cases() {
          expect_completed(t, r);
          EXPECT_EQ(r.gpr[RAX], 0x0181u);
        }},
+      // ---- bmi ----
+      {"andn_clears_cf_of", Family::Bmi, {0xC4, 0xE2, 0xF0, 0xF2, 0xC2},  // andn rax, rcx, rdx
+       [](TestCase& t) { t.rflags |= kCF | kOF | kZF; },
+       [](const TestCase& t, const Result& r) {
+         expect_completed(t, r);
+         EXPECT_EQ(r.gpr[RAX], ~t.gpr[RCX] & t.gpr[RDX]);
+         expect_flags(r, kCF | kZF | kSF | kOF, 0);
+         expect_unchanged_except(t, r, {RAX});
+       }},
+      {"bextr_32_zero_extends", Family::Bmi, {0xC4, 0xE2, 0x68, 0xF7, 0xC1},  // bextr eax, ecx, edx
+       [](TestCase& t) { t.gpr[RCX] = 0xffffffff12345678ull; t.gpr[RDX] = 0xabcd0c04; t.rflags |= kCF | kOF | kZF; },
+       [](const TestCase& t, const Result& r) {
+         expect_completed(t, r);
+         EXPECT_EQ(r.gpr[RAX], 0x567u);  // 12 bits from bit 4; bits 31:16 of the control ignored
+         expect_flags(r, kCF | kZF | kOF, 0);
+       }},
+      {"bextr_start_beyond_width", Family::Bmi, {0xC4, 0xE2, 0xE8, 0xF7, 0xC1},  // bextr rax, rcx, rdx
+       [](TestCase& t) { t.gpr[RCX] = ~0ull; t.gpr[RDX] = 0x2040; },
+       [](const TestCase& t, const Result& r) {
+         expect_completed(t, r);
+         EXPECT_EQ(r.gpr[RAX], 0u);
+         expect_flags(r, kCF | kZF | kOF, kZF);
+       }},
+      {"blsmsk_zero_source", Family::Bmi, {0xC4, 0xE2, 0xE0, 0xF3, 0xD0},  // blsmsk rbx, rax
+       [](TestCase& t) { t.gpr[RAX] = 0; t.rflags |= kOF | kZF; },
+       [](const TestCase& t, const Result& r) {
+         expect_completed(t, r);
+         EXPECT_EQ(r.gpr[RBX], ~0ull);
+         expect_flags(r, kCF | kZF | kSF | kOF, kCF | kSF);
+       }},
+      {"blsi_memory", Family::Bmi, {0xC4, 0xE2, 0xB8, 0xF3, 0x1B},  // blsi r8, [rbx]
+       [](TestCase& t) { t.gpr[RBX] = D; put_data(t, D, 0x0a00); },
+       [](const TestCase& t, const Result& r) {
+         expect_completed(t, r);
+         EXPECT_EQ(r.gpr[R8], 0x200u);
+         expect_flags(r, kCF | kZF | kSF | kOF, kCF);
+       }},
+      {"blsr_32_bit", Family::Bmi, {0xC4, 0xE2, 0x78, 0xF3, 0xC9},  // blsr eax, ecx
+       [](TestCase& t) { t.gpr[RCX] = 0x1234567880000000ull; },
+       [](const TestCase& t, const Result& r) {
+         expect_completed(t, r);
+         EXPECT_EQ(r.gpr[RAX], 0u);
+         expect_flags(r, kCF | kZF | kSF | kOF, kZF);
+       }},
+      {"ud_vex_l1", Family::Bmi, {0xC4, 0xE2, 0x74, 0xF2, 0xC2},  // andn with VEX.L = 1
+       nullptr,
+       [](const TestCase& t, const Result& r) {
+         expect_exception(r, 6, 0, C);
+         expect_unchanged_except(t, r, {});
+       }},
+      {"ud_group17_reg0", Family::Bmi, {0xC4, 0xE2, 0x70, 0xF3, 0xC2},  // VEX.0F38 F3 /0
+       nullptr,
+       [](const TestCase&, const Result& r) { expect_exception(r, 6, 0, C); }},
+      {"ud_lock_before_vex", Family::Bmi, {0xF0, 0xC4, 0xE2, 0x70, 0xF2, 0x03},  // lock andn eax, ecx, [rbx]
+       [](TestCase& t) { t.gpr[RBX] = D; },
+       [](const TestCase&, const Result& r) { expect_exception(r, 6, 0, C); }},
+      {"ud_rex_before_vex", Family::Bmi, {0x40, 0xC4, 0xE2, 0x70, 0xF2, 0xC2},  // rex andn eax, ecx, edx
+       nullptr,
+       [](const TestCase&, const Result& r) { expect_exception(r, 6, 0, C); }},
+      {"ud_66_before_vex", Family::Bmi, {0x66, 0xC4, 0xE2, 0x70, 0xF2, 0xC2},  // 66 andn eax, ecx, edx
+       nullptr,
+       [](const TestCase&, const Result& r) { expect_exception(r, 6, 0, C); }},
       // ---- faults (SDM vol. 3, 4.7 and 6.15) ----
       {"pf_read_not_present", Family::Fault, {0x48, 0x8B, 0x04, 0x25, 0x00, 0x00, 0x00, 0x00},  // mov rax, [0]
        nullptr,

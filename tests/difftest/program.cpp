@@ -8,8 +8,8 @@
 
 namespace vireo::difftest {
 
-static const char* const kFamilyNames[] = {"setup", "alu",   "shift", "muldiv", "bit", "cond", "string",
-                                           "xchg",  "lea",   "movx",  "stack",  "sse", "fault"};
+static const char* const kFamilyNames[] = {"setup", "alu",  "shift", "muldiv", "bit", "cond",  "string",
+                                           "xchg",  "lea",  "movx",  "stack",  "sse", "bmi",   "fault"};
 static_assert(sizeof(kFamilyNames) / sizeof(kFamilyNames[0]) == size_t(Family::Count));
 
 const char* family_name(Family f) { return kFamilyNames[size_t(f)]; }

@@ -29,6 +29,7 @@ enum class Family : uint8_t {
   Movx,   // movzx, movsx, movsxd, bswap, mov
   Stack,  // push, pop, call, ret, enter, leave
   Sse,
+  Bmi,    // andn, bextr, blsi, blsmsk, blsr (VEX-encoded BMI1)
   Fault,  // hand-written exception cases
   Count
 };

@@ -104,7 +104,23 @@ unsigned X86Encoder::emit(const Instruction& in) {
     opcode.back() = uint8_t(opcode.back() + c.low3);
   }
   assert(!(forbids_rex && needs_rex) && "AH..BH cannot be encoded with a REX prefix");
-  if (needs_rex) out.push_back(rex | 0x40);
+  if (in.vex.on) {
+    // R X B and vvvv inverted; the 2-byte form (C5) carries R only and means map 0F
+    // with W = 0 (SDM vol. 2, 2.3.5).
+    assert(!in.byte_regs && in.vex.vvvv < 16 && opcode.size() == 1);
+    const uint8_t r = (rex & 4) ? 0 : 0x80, x = (rex & 2) ? 0 : 0x40, b = (rex & 1) ? 0 : 0x20;
+    const uint8_t tail = uint8_t(((~in.vex.vvvv & 15) << 3) | (in.vex.l ? 4 : 0) | (in.vex.pp & 3));
+    if (!in.vex.three_byte && in.vex.map == 1 && x && b && !in.rex_w) {
+      out.push_back(0xC5);
+      out.push_back(uint8_t(r | tail));
+    } else {
+      out.push_back(0xC4);
+      out.push_back(uint8_t(r | x | b | (in.vex.map & 0x1f)));
+      out.push_back(uint8_t((in.rex_w ? 0x80 : 0) | tail));
+    }
+  } else if (needs_rex) {
+    out.push_back(rex | 0x40);
+  }
   out.insert(out.end(), opcode.begin(), opcode.end());
   if (in.has_modrm) {
     out.push_back(modrm);

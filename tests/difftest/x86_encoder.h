@@ -1,6 +1,6 @@
 // X86Encoder: a small x86-64 instruction encoder for the test generator. It knows
-// the general shape of an instruction (legacy prefixes, REX, opcode, ModRM, SIB,
-// displacement, immediate; SDM vol. 2, chapter 2) and nothing about mnemonics: the
+// the general shape of an instruction (legacy prefixes, REX or VEX, opcode, ModRM,
+// SIB, displacement, immediate; SDM vol. 2, chapter 2) and nothing about mnemonics: the
 // generator supplies opcodes. Checked against Zydis in encoder_test.cpp.
 #pragma once
 
@@ -32,9 +32,21 @@ struct Operand {
   static Operand m(const MemOperand& mem) { return Operand{true, 0, mem}; }
 };
 
+// The VEX prefix of an instruction (SDM vol. 2, 2.3.5): the opcode map replaces the
+// 0F / 0F 38 / 0F 3A escapes, pp the mandatory prefix, W the REX.W.
+struct VexFields {
+  bool on = false;
+  uint8_t map = 1;     // VEX.mmmmm: 1 = 0F, 2 = 0F 38, 3 = 0F 3A
+  uint8_t pp = 0;      // 0 none, 1 = 66, 2 = F3, 3 = F2
+  unsigned vvvv = 0;   // a register number (encoded inverted)
+  bool l = false;      // VEX.L
+  bool three_byte = false;  // C4 even where C5 would do
+};
+
 struct Instruction {
   std::vector<uint8_t> prefixes;  // legacy prefixes in order (F0, F2, F3, 66, 67, ...)
-  bool rex_w = false;
+  bool rex_w = false;             // with VEX: VEX.W
+  VexFields vex;                  // with vex.on, `opcode` is the one opcode byte
   bool byte_regs = false;  // register operands are byte registers (SPL.. need REX)
   std::vector<uint8_t> opcode;   // including 0F / 0F 38 / 0F 3A escapes
   bool has_modrm = true;

@@ -50,9 +50,9 @@ CpuidResult cpuid_policy(uint32_t leaf, uint32_t subleaf, const CpuidContext& ct
       if (ctx.num_cpus > 1) r.edx |= bit(28);
       break;
     case 7:
-      // Subleaf 0 only (EAX = 0: no further subleaves). BMI1 is offered for TZCNT
-      // (exec_bit.cpp); its VEX-encoded members (ANDN BEXTR BLSI BLSMSK BLSR) are
-      // decoded as #UD, since no VEX encoding is implemented.
+      // Subleaf 0 only (EAX = 0: no further subleaves). BMI1 is all implemented:
+      // TZCNT (exec_bit.cpp) and the VEX-encoded ANDN BEXTR BLSI BLSMSK BLSR
+      // (exec_bmi.cpp). BMI2, AVX and the rest of leaf 7 are not offered.
       if (subleaf == 0) {
         r.ebx = bit(1)    // IA32_TSC_ADJUST (msrs.cpp)
                 | bit(3); // BMI1

@@ -63,7 +63,7 @@ Table make_one_byte() {
   t[0xc0] = t[0xc1] = kModrm | kImmB;
   t[0xc2] = kImmW | kForce64;
   t[0xc3] = kForce64;
-  t[0xc4] = t[0xc5] = kModrm | kInv64;  // LES/LDS; VEX in 64-bit mode (rejected below)
+  t[0xc4] = t[0xc5] = kModrm | kInv64;  // LES/LDS; VEX in 64-bit mode (decoded before the table)
   t[0xc6] = kModrm | kImmB;
   t[0xc7] = kModrm | kImmZ;
   t[0xc8] = kImmWB | kDef64;
@@ -171,37 +171,96 @@ opcode:
     if (m64 && seg_override < 4 && seg_override != 2) seg_override = kNoReg;  // 2 = SS
   }
   unsigned map = kMapOne;
-  ++pos;  // b is the first opcode byte
   uint16_t attr;
-  if (b == 0x0f) {
+  // C4/C5 are the 3- and 2-byte VEX prefixes in 64-bit mode; elsewhere they are LES/LDS
+  // unless the next byte has the form of a register ModRM (mod == 3), which LES/LDS
+  // cannot take (SDM Vol. 2 2.3.5).
+  bool vex = false;
+  if (b == 0xc4 || b == 0xc5) {
+    VIREO_NEED(2);
+    vex = m64 || (bytes[pos + 1] & 0xc0) == 0xc0;
+  }
+  if (vex) {
+    // A VEX prefix after 66, F2, F3, LOCK or REX is #UD (SDM Vol. 2 2.3.2).
+    if (d.rex || (d.prefixes & (kPrefixLock | kPrefixOpSize | kPrefixRep | kPrefixRepne)))
+      return DecodeStatus::Invalid;
+    // R X B are stored inverted; the 2-byte form has R only, map 0F and W = 0
+    // (SDM Vol. 2 2.3.5, Figure 2-9).
+    uint8_t rxb, fields;
+    if (b == 0xc5) {
+      fields = bytes[pos + 1];
+      rxb = ((~fields >> 7) & 1) << 2;
+      map = kMap0F;
+      pos += 2;
+    } else {
+      VIREO_NEED(3);
+      rxb = (~bytes[pos + 1] >> 5) & 7;
+      map = bytes[pos + 1] & 0x1f;
+      fields = bytes[pos + 2];
+      if (map < kMap0F || map > kMap0F3A) return DecodeStatus::Invalid;  // reserved maps #UD
+      rxb |= (fields >> 7) << 3;  // W
+      pos += 3;
+    }
+    d.vvvv = (~fields >> 3) & 15;
+    if (!m64) {
+      // Outside 64-bit mode R and X are 1 (else this were LES/LDS) and B and the top
+      // bit of vvvv are ignored (SDM Vol. 2 2.3.5.3, 2.3.5.6).
+      rxb &= 8;
+      d.vvvv &= 7;
+    }
+    d.rex = 0x40 | rxb;
+    d.vex_l = (fields >> 2) & 1;
+    // VEX.pp stands for the mandatory prefix 66, F3 or F2 (SDM Vol. 2 2.3.5.6).
+    static constexpr uint8_t kImpliedPrefix[4] = {0, kPrefixOpSize, kPrefixRep, kPrefixRepne};
+    static constexpr uint8_t kImpliedRep[4] = {0, 0, 0xf3, 0xf2};
+    d.prefixes |= kImpliedPrefix[fields & 3];
+    d.last_rep = kImpliedRep[fields & 3];
     VIREO_NEED(1);
     b = bytes[pos++];
-    if (b == 0x38) {
-      map = kMap0F38;
-      VIREO_NEED(1);
-      b = bytes[pos++];
-      attr = kModrm;
-    } else if (b == 0x3a) {
-      map = kMap0F3A;
-      VIREO_NEED(1);
-      b = bytes[pos++];
+    // Every VEX opcode has a ModRM but VZEROUPPER/VZEROALL (VEX.0F 77); map 0F3A
+    // always has an imm8, map 0F a few (SDM Vol. 2 Appendix A, Table A-3).
+    if (map == kMap0F3A) {
+      attr = kModrm | kImmB;
+    } else if (map == kMap0F && b == 0x77) {
+      attr = 0;
+    } else if (map == kMap0F && ((b >= 0x70 && b <= 0x73) || (b >= 0xc2 && b <= 0xc6 && b != 0xc3))) {
       attr = kModrm | kImmB;
     } else {
-      map = kMap0F;
-      attr = k0F[b];
+      attr = kModrm;
     }
+    map |= kMapVex;
   } else {
-    attr = kOneByte[b];
-    // C4/C5 are VEX in 64-bit mode, and in 32-bit mode when ModRM.mod == 3; 62 likewise EVEX;
-    // 8F with ModRM.reg != 0 is XOP. None of them is implemented.
-    if (b == 0xc4 || b == 0xc5 || b == 0x62) {
-      if (m64) return DecodeStatus::Invalid;
+    ++pos;  // b is the first opcode byte
+    if (b == 0x0f) {
       VIREO_NEED(1);
-      if ((bytes[pos] & 0xc0) == 0xc0) return DecodeStatus::Invalid;
-    }
-    if (b == 0x8f) {
-      VIREO_NEED(1);
-      if ((bytes[pos] & 0x38) != 0) return DecodeStatus::Invalid;
+      b = bytes[pos++];
+      if (b == 0x38) {
+        map = kMap0F38;
+        VIREO_NEED(1);
+        b = bytes[pos++];
+        attr = kModrm;
+      } else if (b == 0x3a) {
+        map = kMap0F3A;
+        VIREO_NEED(1);
+        b = bytes[pos++];
+        attr = kModrm | kImmB;
+      } else {
+        map = kMap0F;
+        attr = k0F[b];
+      }
+    } else {
+      attr = kOneByte[b];
+      // 62 is EVEX in 64-bit mode, and in 32-bit mode when ModRM.mod == 3 (else BOUND);
+      // 8F with ModRM.reg != 0 is XOP. Neither is implemented.
+      if (b == 0x62) {
+        if (m64) return DecodeStatus::Invalid;
+        VIREO_NEED(1);
+        if ((bytes[pos] & 0xc0) == 0xc0) return DecodeStatus::Invalid;
+      }
+      if (b == 0x8f) {
+        VIREO_NEED(1);
+        if ((bytes[pos] & 0x38) != 0) return DecodeStatus::Invalid;
+      }
     }
   }
   d.op = static_cast<uint16_t>(map << 8 | b);
@@ -225,6 +284,11 @@ opcode:
     d.osize = (big != bool(d.prefixes & kPrefixOpSize)) ? 4 : 2;
     d.asize = (big != bool(d.prefixes & kPrefixAdSize)) ? 4 : 2;
   }
+  // A VEX instruction with general-register operands is 64-bit with VEX.W = 1 in 64-bit
+  // mode and 32-bit otherwise: VEX.W is ignored outside 64-bit mode, and VEX.pp = 66
+  // is no operand-size prefix (SDM Vol. 2 "ANDN" and the other VEX-encoded GPR
+  // instructions).
+  if (vex) d.osize = (m64 && (d.rex & 8)) ? 8 : 4;
 
   if (attr & kModrm) {
     VIREO_NEED(1);

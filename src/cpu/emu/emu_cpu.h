@@ -28,7 +28,7 @@ class LocalApic;
 namespace vireo::emu {
 
 class Tracer;
-using HandlerTable = std::array<Handler, 4 * 256>;
+using HandlerTable = std::array<Handler, kOpMaps * 256>;
 
 // The handler table, filled by the exec_*.cpp families (exec_registry.cpp).
 const HandlerTable& handler_table();

@@ -44,6 +44,7 @@ void register_move(HandlerTable& t);
 void register_system(HandlerTable& t);
 void register_sse(HandlerTable& t);
 void register_x87(HandlerTable& t);
+void register_bmi(HandlerTable& t);
 
 // Group 3 (F6/F7) /4../7 live in exec_muldiv.cpp.
 void exec_mul_div_group3(EmuCpu& c, const DecodedInsn& d, unsigned size);
