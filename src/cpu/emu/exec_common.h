@@ -22,11 +22,14 @@ inline uint64_t imm_sx(const DecodedInsn& d, unsigned size) {
 
 // Sets the six status flags from an explicit value (shifts, multiplies, bit ops).
 inline void set_status_flags(EmuCpu& c, bool cf, bool of, uint64_t res, unsigned size, bool af = false) {
-  uint64_t f = 0;
+  res &= size_mask(size);
+  if (!af) {  // kept lazily: SF ZF PF are computed from res only if read
+    c.s.flags.set_lazy(FlagOp::Result, size, 0, 0, res, (cf ? 1u : 0u) | (of ? 2u : 0u));
+    return;
+  }
+  uint64_t f = rf::AF;
   if (cf) f |= rf::CF;
   if (of) f |= rf::OF;
-  if (af) f |= rf::AF;
-  res &= size_mask(size);
   if (res == 0) f |= rf::ZF;
   if (res & sign_bit(size)) f |= rf::SF;
   if (parity_even(res)) f |= rf::PF;

@@ -301,13 +301,13 @@ void imul(EmuCpu& c, const DecodedInsn& d) {
   uint64_t lo;
   bool overflow;
   if constexpr (Size == 8) {
-    __int128 p = __int128(int64_t(a)) * __int128(int64_t(b));
+    int64_t p;
+    overflow = __builtin_mul_overflow(int64_t(a), int64_t(b), &p);
     lo = uint64_t(p);
-    overflow = __int128(int64_t(lo)) != p;
   } else {
-    int64_t p = int64_t(int32_t(a)) * int64_t(int32_t(b));
-    lo = uint64_t(p) & 0xffffffffull;
-    overflow = int64_t(int32_t(lo)) != p;
+    int32_t p;
+    overflow = __builtin_mul_overflow(int32_t(uint32_t(a)), int32_t(uint32_t(b)), &p);
+    lo = uint32_t(p);
   }
   put<Size>(c, d.reg, lo);
   set_status_flags(c, overflow, overflow, lo, Size);

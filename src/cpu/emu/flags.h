@@ -22,6 +22,7 @@ enum class FlagOp : uint8_t {
   Logic,  // AND OR XOR TEST: CF = OF = 0, AF = 0 (undefined in the SDM; 0 as hardware gives)
   Inc,    // res = a + 1; CF kept (carry_in holds it)
   Dec,    // res = a - 1; CF kept (carry_in holds it)
+  Result, // SF ZF PF from res, AF = 0, CF and OF given (carry_in bits 0 and 1): shifts, multiplies
 };
 
 constexpr uint64_t size_mask(unsigned size) { return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1; }
@@ -72,6 +73,7 @@ struct FlagsState {
       case FlagOp::Sub: return ((a ^ b) & (a ^ res) & sign) != 0;
       case FlagOp::Inc: return res == sign;
       case FlagOp::Dec: return res == sign - 1;
+      case FlagOp::Result: return carry_in & 2;
       default: return false;
     }
   }
@@ -109,6 +111,7 @@ struct FlagsState {
       case FlagOp::Add: return carry_in ? res <= a : res < a;
       case FlagOp::Sub: return carry_in ? a <= b : a < b;
       case FlagOp::Logic: return false;
+      case FlagOp::Result: return carry_in & 1;
       default: return carry_in;  // INC / DEC keep CF
     }
   }
