@@ -178,6 +178,17 @@ void test_acc_imm(EmuCpu& c, const DecodedInsn& d) {  // A9
   test_values<Size>(c, get<Size>(c, RAX), imm_signed(d) & kMask<Size>);
 }
 
+// Byte compares and tests (operands through read_rm/reg: AH..BH without REX).
+inline void cmp8(EmuCpu& c, uint64_t a, uint64_t b) { c.s.flags.set_lazy(FlagOp::Sub, 1, a, b, (a - b) & 0xff); }
+void cmp8_rm_reg(EmuCpu& c, const DecodedInsn& d) { cmp8(c, c.read_rm(d, 1), c.reg(d, d.reg, 1)); }  // 38
+void cmp8_reg_rm(EmuCpu& c, const DecodedInsn& d) { cmp8(c, c.reg(d, d.reg, 1), c.read_rm(d, 1)); }  // 3A
+void cmp8_acc_imm(EmuCpu& c, const DecodedInsn& d) { cmp8(c, c.s.gpr[RAX] & 0xff, d.imm & 0xff); }  // 3C
+void cmp8_rm_imm(EmuCpu& c, const DecodedInsn& d) { cmp8(c, c.read_rm(d, 1), d.imm & 0xff); }      // 80 /7
+void test8_rm_reg(EmuCpu& c, const DecodedInsn& d) { test_values<1>(c, c.read_rm(d, 1), c.reg(d, d.reg, 1)); }  // 84
+void test8_rm_imm(EmuCpu& c, const DecodedInsn& d) { test_values<1>(c, c.read_rm(d, 1), d.imm & 0xff); }  // F6 /0
+void test8_acc_imm(EmuCpu& c, const DecodedInsn& d) { test_values<1>(c, c.s.gpr[RAX] & 0xff, d.imm & 0xff); }  // A8
+void nop(EmuCpu&, const DecodedInsn&) {}  // 0F 1F (NOP r/m)
+
 // FF /0 /1 with a register: INC/DEC keep CF (carry_in holds it).
 template <bool Dec, unsigned Size>
 void inc_dec_reg(EmuCpu& c, const DecodedInsn& d) {
@@ -403,6 +414,16 @@ Handler fast_handler(const DecodedInsn& d, CpuMode mode) {
       }
     }
     if ((op == 0x81 || op == 0x83) && wide) return reg ? pick<AluRegImm, 8>(sub, size) : pick<AluMemImm, 8>(sub, size);
+    switch (op) {
+      case 0x38: return T<cmp8_rm_reg>;
+      case 0x3a: return T<cmp8_reg_rm>;
+      case 0x3c: return T<cmp8_acc_imm>;
+      case 0x80: return sub == 7 ? T<cmp8_rm_imm> : nullptr;
+      case 0x84: return T<test8_rm_reg>;
+      case 0xa8: return T<test8_acc_imm>;
+      case 0xf6: return sub == 0 ? T<test8_rm_imm> : nullptr;
+      default: break;
+    }
     if (!wide) return nullptr;
     switch (op) {
       case 0x85: return reg ? sized<test_reg_reg<4>, test_reg_reg<8>>(size) : sized<test_mem_reg<4>, test_mem_reg<8>>(size);
@@ -442,6 +463,7 @@ Handler fast_handler(const DecodedInsn& d, CpuMode mode) {
   }
   if (d.map() == kMap0F) {
     if (long64 && op >= 0x80 && op <= 0x8f) return pick<Jcc64, 16>(op & 15, 8);
+    if (op == 0x1f) return T<nop>;
     if (op >= 0x90 && op <= 0x9f) return pick<Setcc, 16>(op & 15, 8);
     if (!wide) return nullptr;
     switch (op) {
