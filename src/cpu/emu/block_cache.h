@@ -44,8 +44,10 @@ struct BlockInsn {
   }
 };
 
-// A block in the cache's arena: this header, then `count` BlockInsns, then a copy
-// of the `length` bytes they were decoded from.
+// A block in the cache's arena: this header, then `count` BlockInsns and an end
+// marker (a BlockInsn whose handler only returns, so that running off the block's
+// end needs no test per instruction), then a copy of the `length` bytes they were
+// decoded from.
 struct Block {
   static constexpr unsigned kMaxInsns = 16;
   static constexpr unsigned kMaxBytes = 128;
@@ -61,9 +63,9 @@ struct Block {
 
   BlockInsn* insns() { return reinterpret_cast<BlockInsn*>(this + 1); }
   const BlockInsn* insns() const { return reinterpret_cast<const BlockInsn*>(this + 1); }
-  const uint8_t* bytes() const { return reinterpret_cast<const uint8_t*>(insns() + count); }
+  const uint8_t* bytes() const { return reinterpret_cast<const uint8_t*>(insns() + count + 1); }
   static size_t footprint(unsigned count, unsigned length) {
-    return (sizeof(Block) + count * sizeof(BlockInsn) + length + 7) & ~size_t(7);
+    return (sizeof(Block) + (count + 1) * sizeof(BlockInsn) + length + 7) & ~size_t(7);
   }
 };
 static_assert(alignof(BlockInsn) <= 8 && sizeof(Block) % alignof(BlockInsn) == 0);
@@ -120,7 +122,8 @@ class BlockCache {
     }
     return nullptr;
   }
-  // Copies a decoded block (insns[0..count), from `length` bytes at `code`) into the
+  // Copies a decoded block (insns[0..count] with its end marker, from `length`
+  // bytes at `code`) into the
   // cache and returns it.
   Block* insert(uint64_t pa, CpuMode mode, const BlockInsn* insns, unsigned count, const uint8_t* code,
                 unsigned length);

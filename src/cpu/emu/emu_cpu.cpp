@@ -558,7 +558,7 @@ void EmuCpu::step() {
 // in the page) into the block cache. nullptr when not even its first instruction can
 // go into a block (step() then executes or faults on it).
 Block* EmuCpu::build_block(uint64_t pa, const uint8_t* code, unsigned avail) {
-  BlockInsn insns[Block::kMaxInsns];
+  BlockInsn insns[Block::kMaxInsns + 1];
   unsigned count = 0, off = 0;
   while (count < Block::kMaxInsns) {
     BlockInsn& bi = insns[count];
@@ -571,6 +571,10 @@ Block* EmuCpu::build_block(uint64_t pa, const uint8_t* code, unsigned avail) {
     if (ends_block(bi.d)) break;
   }
   if (count == 0) return nullptr;
+  BlockInsn& end = insns[count];  // the end marker: length 0, its handler returns
+  end.d = DecodedInsn{};
+  end.d.len = 0;
+  end.run = end.impl = [](EmuCpu&, const DecodedInsn&) {};
   return blocks_.insert(pa, mode_, insns, count, code, off);
 }
 
@@ -620,7 +624,6 @@ void EmuCpu::run_blocks() {
     const BlockInsn* first = b->insns();
     rip_mask = mode_ == CpuMode::Long64 ? ~0ull : 0xffffffffull;
     block_pos = first;
-    block_end = first + b->count;
     block_fall = next_rip = (s.rip + first->d.len) & rip_mask;
     try {
       first->run(*this, first->d);

@@ -96,18 +96,18 @@ class EmuCpu {
   // While a block runs, RIP (s.rip) is brought up to date only at its end and when
   // something needs it: a general handler (threaded_general), a fault (run_blocks).
   const BlockInsn* block_pos = nullptr;  // the instruction running
-  const BlockInsn* block_end = nullptr;  // one past the block's last instruction
   uint64_t block_fall = 0;               // the address after block_pos's instruction
   uint64_t rip_mask = ~0ull;             // 0xffffffff outside 64-bit mode
   // The address of the instruction at block_pos.
   uint64_t block_rip() const { return (block_fall - block_pos->d.len) & rip_mask; }
   // After the block instruction `d`: goes on with the next instruction of the block
-  // unless this one branched (next_rip is not the fall-through address) or was the last.
+  // unless this one branched (next_rip is not the fall-through address). After the
+  // last one that is the block's end marker, which returns.
   [[gnu::always_inline]] void next_in_block(const DecodedInsn& d) {
     const BlockInsn* next = BlockInsn::of(d) + 1;
     block_pos = next;
     const uint64_t rip = next_rip;
-    if (rip != block_fall || next == block_end) return;
+    if (rip != block_fall) return;
     block_fall = next_rip = (rip + next->d.len) & rip_mask;
     next->run(*this, next->d);
   }

@@ -29,7 +29,7 @@ inline void alu_flags(EmuCpu& c, unsigned op, unsigned size, uint64_t a, uint64_
     case kSub:
     case kSbb:
     case kCmp: c.s.flags.set_lazy(FlagOp::Sub, size, a, b, r, cin); break;
-    default: c.s.flags.set_lazy(FlagOp::Logic, size, a, b, r); break;
+    default: c.s.flags.set_lazy_result(FlagOp::Logic, size, r); break;
   }
 }
 
@@ -78,12 +78,12 @@ void exec_group1(EmuCpu& c, const DecodedInsn& d) {
 void exec_test_rm(EmuCpu& c, const DecodedInsn& d) {
   unsigned size = byte_or_v(d);
   uint64_t r = c.read_rm(d, size) & c.reg(d, d.reg, size);
-  c.s.flags.set_lazy(FlagOp::Logic, size, 0, 0, r);
+  c.s.flags.set_lazy_result(FlagOp::Logic, size, r);
 }
 void exec_test_acc(EmuCpu& c, const DecodedInsn& d) {
   unsigned size = byte_or_v(d);
   uint64_t r = c.reg(d, RAX, size) & imm_sx(d, size);
-  c.s.flags.set_lazy(FlagOp::Logic, size, 0, 0, r);
+  c.s.flags.set_lazy_result(FlagOp::Logic, size, r);
 }
 
 // F6 F7: TEST NOT NEG MUL IMUL DIV IDIV.
@@ -93,7 +93,7 @@ void exec_group3(EmuCpu& c, const DecodedInsn& d) {
     case 0:
     case 1: {
       uint64_t r = c.read_rm(d, size) & imm_sx(d, size);
-      c.s.flags.set_lazy(FlagOp::Logic, size, 0, 0, r);
+      c.s.flags.set_lazy_result(FlagOp::Logic, size, r);
       break;
     }
     case 2: c.rmw_rm(d, size, [&](uint64_t a) { return ~a & size_mask(size); }); break;
@@ -111,7 +111,7 @@ inline void inc_dec(EmuCpu& c, const DecodedInsn& d, unsigned size, bool dec) {
   uint64_t m = size_mask(size);
   uint64_t old = c.rmw_rm(d, size, [&](uint64_t a) { return (dec ? a - 1 : a + 1) & m; });
   uint64_t r = (dec ? old - 1 : old + 1) & m;
-  c.s.flags.set_lazy(dec ? FlagOp::Dec : FlagOp::Inc, size, old, 1, r, cf);
+  c.s.flags.set_lazy_result(dec ? FlagOp::Dec : FlagOp::Inc, size, r, cf);
 }
 
 // FE: INC/DEC r/m8.
@@ -144,7 +144,7 @@ void exec_inc_dec_reg(EmuCpu& c, const DecodedInsn& d) {
   uint64_t old = c.reg(d, reg, d.osize);
   uint64_t r = (dec ? old - 1 : old + 1) & m;
   c.set_reg(d, reg, d.osize, r);
-  c.s.flags.set_lazy(dec ? FlagOp::Dec : FlagOp::Inc, d.osize, old, 1, r, cf);
+  c.s.flags.set_lazy_result(dec ? FlagOp::Dec : FlagOp::Inc, d.osize, r, cf);
 }
 
 // 86 87: XCHG r/m, r (always locked with a memory operand).

@@ -33,7 +33,7 @@ void exec_andn(EmuCpu& c, const DecodedInsn& d) {
   const uint64_t src2 = c.read_rm(d, size);
   const uint64_t res = ~c.reg(d, d.vvvv, size) & src2 & size_mask(size);
   c.set_reg(d, d.reg, size, res);
-  c.s.flags.set_lazy(FlagOp::Logic, size, 0, 0, res);
+  c.s.flags.set_lazy_result(FlagOp::Logic, size, res);
 }
 
 // VEX.LZ.0F38.W0/W1 F7 /r: BEXTR r, r/m, vvvv — the LEN = SRC2[15:8] bits of SRC1 from

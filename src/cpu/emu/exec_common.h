@@ -24,7 +24,7 @@ inline uint64_t imm_sx(const DecodedInsn& d, unsigned size) {
 inline void set_status_flags(EmuCpu& c, bool cf, bool of, uint64_t res, unsigned size, bool af = false) {
   res &= size_mask(size);
   if (!af) {  // kept lazily: SF ZF PF are computed from res only if read
-    c.s.flags.set_lazy(FlagOp::Result, size, 0, 0, res, (cf ? 1u : 0u) | (of ? 2u : 0u));
+    c.s.flags.set_lazy_result(FlagOp::Result, size, res, (cf ? 1u : 0u) | (of ? 2u : 0u));
     return;
   }
   uint64_t f = rf::AF;

@@ -100,10 +100,13 @@ inline uint64_t alu_value(uint64_t a, uint64_t b, unsigned cin) {
 
 template <unsigned Op, unsigned Size>
 inline void alu_flags(EmuCpu& c, uint64_t a, uint64_t b, uint64_t r, unsigned cin) {
-  constexpr FlagOp kind = (Op == kAdd || Op == kAdc)                  ? FlagOp::Add
-                          : (Op == kSub || Op == kSbb || Op == kCmp) ? FlagOp::Sub
-                                                                      : FlagOp::Logic;
-  c.s.flags.set_lazy(kind, Size, a, b, r, cin);
+  if constexpr (Op == kAdd || Op == kAdc) {
+    c.s.flags.set_lazy(FlagOp::Add, Size, a, b, r, cin);
+  } else if constexpr (Op == kSub || Op == kSbb || Op == kCmp) {
+    c.s.flags.set_lazy(FlagOp::Sub, Size, a, b, r, cin);
+  } else {
+    c.s.flags.set_lazy_result(FlagOp::Logic, Size, r);
+  }
 }
 
 // dst = dst op src on registers; CMP writes nothing.
@@ -163,7 +166,7 @@ struct AluMemImm {  // 81 83 with memory
 
 template <unsigned Size>
 inline void test_values(EmuCpu& c, uint64_t a, uint64_t b) {
-  c.s.flags.set_lazy(FlagOp::Logic, Size, a, b, a & b);
+  c.s.flags.set_lazy_result(FlagOp::Logic, Size, a & b);
 }
 template <unsigned Size>
 void test_reg_reg(EmuCpu& c, const DecodedInsn& d) {  // 85 with a register
@@ -196,7 +199,7 @@ void inc_dec_reg(EmuCpu& c, const DecodedInsn& d) {
   const uint64_t old = get<Size>(c, d.rm);
   const uint64_t r = (Dec ? old - 1 : old + 1) & kMask<Size>;
   put<Size>(c, d.rm, r);
-  c.s.flags.set_lazy(Dec ? FlagOp::Dec : FlagOp::Inc, Size, old, 1, r, cf);
+  c.s.flags.set_lazy_result(Dec ? FlagOp::Dec : FlagOp::Inc, Size, r, cf);
 }
 
 // ---- moves ---------------------------------------------------------------------------

@@ -44,6 +44,14 @@ struct FlagsState {
     res = r;
     carry_in = static_cast<uint8_t>(cin);
   }
+  // For the operations whose flags depend on the result alone (Logic, Inc, Dec,
+  // Result): a and b are not needed and not stored.
+  void set_lazy_result(FlagOp o, unsigned sz, uint64_t r, unsigned cin = 0) {
+    op = o;
+    size = static_cast<uint8_t>(sz);
+    res = r;
+    carry_in = static_cast<uint8_t>(cin);
+  }
   // The six status flags as RFLAGS bits.
   uint64_t arith() const { return op == FlagOp::None ? (bits & rf::kArith) : compute(); }
   // The six flags of the pending operation (op != None).
