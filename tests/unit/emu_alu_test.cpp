@@ -5,16 +5,9 @@
 namespace vireo::emu::test {
 namespace {
 
-// Runs `body`, which leaves results in registers, and returns the final state.
-X86CpuState run(const std::string& body) {
-  EmuTestMachine m;
-  m.load(body + "\nhlt\n");
-  return m.run_to_hlt();
-}
-
 // Executes `body` and captures RFLAGS right after it in RBX (via PUSHFQ).
 uint64_t flags_after(const std::string& body) {
-  X86CpuState s = run(body + "\npushfq\npop rbx\n");
+  X86CpuState s = run_snippet(body + "\npushfq\npop rbx\n");
   return s.gpr[RBX] & kStatus;
 }
 
@@ -25,7 +18,7 @@ TEST(EmuAlu, AddFlags) {
   EXPECT_EQ(flags_after("mov al, 0xff\nadd al, 1"), CF | ZF | AF | PF);
   // 64-bit: 0x8000000000000000 + 0x8000000000000000 = 0 with CF and OF.
   EXPECT_EQ(flags_after("mov rax, 0x8000000000000000\nadd rax, rax"), CF | OF | ZF | PF);
-  X86CpuState s = run("mov eax, 0xffffffff\nadd eax, 2\nmov rcx, -1\nmov ecx, 5");
+  X86CpuState s = run_snippet("mov eax, 0xffffffff\nadd eax, 2\nmov rcx, -1\nmov ecx, 5");
   EXPECT_EQ(s.gpr[RAX], 1u);  // 32-bit results zero-extend
   EXPECT_EQ(s.gpr[RCX], 5u);
 }
@@ -41,11 +34,11 @@ TEST(EmuAlu, SubCmpAndBorrow) {
 
 TEST(EmuAlu, AdcSbbChainCarries) {
   // 128-bit add: (2^64 - 1) + 1 = 2^64 -> low 0, high 1.
-  X86CpuState s = run("mov rax, -1\nxor edx, edx\nadd rax, 1\nadc rdx, 0");
+  X86CpuState s = run_snippet("mov rax, -1\nxor edx, edx\nadd rax, 1\nadc rdx, 0");
   EXPECT_EQ(s.gpr[RAX], 0u);
   EXPECT_EQ(s.gpr[RDX], 1u);
   // 128-bit subtract: 2^64 - 1 -> low 0xfff..f, high 0.
-  s = run("xor eax, eax\nmov edx, 1\nsub rax, 1\nsbb rdx, 0");
+  s = run_snippet("xor eax, eax\nmov edx, 1\nsub rax, 1\nsbb rdx, 0");
   EXPECT_EQ(s.gpr[RAX], ~0ull);
   EXPECT_EQ(s.gpr[RDX], 0u);
   // ADC with CF = 1 where a + b + 1 wraps exactly to a: 5 + 0xff + 1 = 0x105 -> CF = 1.
@@ -63,7 +56,7 @@ TEST(EmuAlu, IncDecKeepCarry) {
 TEST(EmuAlu, LogicNegNot) {
   EXPECT_EQ(flags_after("stc\nmov al, 0xf0\nand al, 0x0f"), ZF | PF);
   EXPECT_EQ(flags_after("mov eax, 0x80000001\ntest eax, eax"), SF);  // 1 bit in the low byte: PF = 0
-  X86CpuState s = run("mov eax, 5\nneg eax\nmov ecx, 0xff00\nnot cx\nmov edx, 0\nneg edx\npushfq\npop rbx");
+  X86CpuState s = run_snippet("mov eax, 5\nneg eax\nmov ecx, 0xff00\nnot cx\nmov edx, 0\nneg edx\npushfq\npop rbx");
   EXPECT_EQ(s.gpr[RAX], 0xfffffffbu);
   EXPECT_EQ(s.gpr[RCX], 0x00ffu);
   EXPECT_EQ(s.gpr[RBX] & (CF | ZF), ZF);  // NEG 0: CF = 0
@@ -71,7 +64,7 @@ TEST(EmuAlu, LogicNegNot) {
 }
 
 TEST(EmuAlu, ByteRegistersWithAndWithoutRex) {
-  X86CpuState s = run(
+  X86CpuState s = run_snippet(
       "mov eax, 0x1234\nmov ah, 0x56\n"      // AH = 0x56 -> 0x5634
       "mov esi, 0x1111\nmov sil, 0x22\n"     // REX: SIL
       "mov ebx, 0\nmov bl, ah");
@@ -86,7 +79,7 @@ TEST(EmuShift, ShiftsAndRotates) {
   // SHR 0x81 by 1: 0x40, CF = 1, OF = old MSB = 1; one bit set -> PF = 0.
   EXPECT_EQ(flags_after("mov al, 0x81\nshr al, 1"), CF | OF);
   // SAR -8 by 2 = -2 (0xfe), CF = bit 1 of 0xf8 = 0.
-  X86CpuState s = run("mov al, 0xf8\nsar al, 2\nmovzx ebp, al\n"
+  X86CpuState s = run_snippet("mov al, 0xf8\nsar al, 2\nmovzx ebp, al\n"
                       "mov edx, 0x80000001\nrol edx, 1\n"       // 0x00000003, CF = 1
                       "mov r8d, 1\nror r8d, 1\n"                // 0x80000000
                       "mov r9, 1\nstc\nrcr r9, 1\n"             // CF into bit 63, 1 out to CF
@@ -109,7 +102,7 @@ TEST(EmuShift, ShiftsAndRotates) {
 }
 
 TEST(EmuMulDiv, MultiplyAndDivide) {
-  X86CpuState s = run(
+  X86CpuState s = run_snippet(
       "mov rax, 0x100000000\nmov rcx, 0x100000000\nmul rcx\nmov r8, rdx\nmov r9, rax\n"  // 2^64
       "mov eax, -3\nmov ecx, 7\nimul ecx\nmov r10, rax\nmov r11, rdx\n"                 // -21
       "mov rax, -7\nmov rbx, 2\ncqo\nidiv rbx\nmov r12, rax\nmov r13, rdx\n"            // -3 r -1
@@ -167,7 +160,7 @@ TEST(EmuMulDiv, DivideByZeroDeliversDE) {
 }
 
 TEST(EmuBit, BitOpsScansCmovSetcc) {
-  X86CpuState s = run(
+  X86CpuState s = run_snippet(
       "mov eax, 0b1010\nbt eax, 1\nsetc r8b\nbts eax, 0\nbtr eax, 3\nbtc eax, 4\n"  // eax = 0b10011
       "mov ecx, 0x00f0\nbsf edx, ecx\nbsr esi, ecx\n"
       "mov rdi, 0x0102030405060708\nbswap rdi\n"
@@ -184,16 +177,16 @@ TEST(EmuBit, BitOpsScansCmovSetcc) {
   EXPECT_EQ(s.gpr[R11], 0u);
   EXPECT_EQ(s.gpr[R13], 1u);
   // BT with a memory operand and a register offset addresses beyond the operand.
-  s = run("mov qword [0x20000], 0\nmov qword [0x20008], 0\nmov eax, 70\nbts [0x20000], rax\nmov rbx, [0x20008]");
+  s = run_snippet("mov qword [0x20000], 0\nmov qword [0x20008], 0\nmov eax, 70\nbts [0x20000], rax\nmov rbx, [0x20008]");
   EXPECT_EQ(s.gpr[RBX], 1u << 6);
   // BSF of zero sets ZF and leaves the destination alone.
-  s = run("mov edx, 77\nxor ecx, ecx\nbsf edx, ecx\nsetz al");
+  s = run_snippet("mov edx, 77\nxor ecx, ecx\nbsf edx, ecx\nsetz al");
   EXPECT_EQ(s.gpr[RDX], 77u);
   EXPECT_EQ(s.gpr[RAX] & 0xff, 1u);
 }
 
 TEST(EmuAlu, ExchangeAndCompareExchange) {
-  X86CpuState s = run(
+  X86CpuState s = run_snippet(
       "mov qword [0x20000], 10\n"
       "mov eax, 10\nmov ecx, 20\nlock cmpxchg [0x20000], ecx\nsetz r8b\n"  // equal: [m] = 20
       "mov eax, 5\nlock cmpxchg [0x20000], ecx\nsetz r9b\nmov r10, rax\n"  // not equal: eax = 20
@@ -214,7 +207,7 @@ TEST(EmuAlu, ExchangeAndCompareExchange) {
 }
 
 TEST(EmuControl, CallRetLoopStack) {
-  X86CpuState s = run(
+  X86CpuState s = run_snippet(
       "mov ecx, 10\nxor eax, eax\n"
       "again: add eax, ecx\nloop again\n"  // 55
       "call func\nmov rbx, rdx\n"
@@ -238,7 +231,7 @@ TEST(EmuControl, CallRetLoopStack) {
 
 TEST(EmuControl, ConditionalJumps) {
   // Each taken/not-taken pair sets a bit in eax; expected bits derived by hand.
-  X86CpuState s = run(
+  X86CpuState s = run_snippet(
       "xor eax, eax\n"
       "mov ecx, -1\ncmp ecx, 1\njl l1\nor eax, 1\nl1:\n"   // -1 < 1 signed: taken, bit 0 stays clear
       "cmp ecx, 1\njb l2\nor eax, 2\nl2:\n"                // 0xffffffff < 1 unsigned: not taken -> bit 1
@@ -252,7 +245,7 @@ TEST(EmuControl, ConditionalJumps) {
 }
 
 TEST(EmuMove, MovForms) {
-  X86CpuState s = run(
+  X86CpuState s = run_snippet(
       "mov rax, 0x1122334455667788\nmov [0x20000], rax\n"
       "movzx ecx, byte [0x20000]\nmovsx rbp, word [0x20006]\nmovsxd rsi, dword [0x20004]\n"
       "mov edi, 0x80\nmovsx edi, dil\n"

@@ -9,24 +9,18 @@
 namespace vireo::emu::test {
 namespace {
 
-X86CpuState run(const std::string& body) {
-  EmuTestMachine m;
-  m.load(body + "\nhlt\n");
-  return m.run_to_hlt();
-}
-
 // RFLAGS after `body`, with CF and OF both set before it (so "cleared" is visible)
 // and ZF/SF preset from `preset`. `body` must set its operands without changing flags.
 uint64_t flags_after(const std::string& body, uint64_t preset = 0) {
   std::string setup = "push " + std::to_string(0x2 | CF | OF | preset) + "\npopfq\n";
-  X86CpuState s = run(setup + body + "\npushfq\npop rbx\n");
+  X86CpuState s = run_snippet(setup + body + "\npushfq\npop rbx\n");
   return s.gpr[RBX] & kStatus;
 }
 
 constexpr uint64_t kDefined = CF | ZF | SF | OF;  // BEXTR: SF is undefined too
 
 TEST(EmuBmi, Andn) {
-  X86CpuState s = run(
+  X86CpuState s = run_snippet(
       "mov rcx, 0x00ff00ff00ff00ff\nmov rdx, 0x0f0f0f0f0f0f0f0f\nandn rax, rcx, rdx\n"  // ~rcx & rdx
       "mov r8, -1\nandn r8d, ecx, edx\n"                                                // 32-bit zero-extends
       "mov rbx, 0x123456789abcdef0\nmov [0x20000], rbx\nmov r10, 0xff\nandn r9, r10, [0x20000]\n"
@@ -43,7 +37,7 @@ TEST(EmuBmi, Andn) {
 }
 
 TEST(EmuBmi, Bextr) {
-  X86CpuState s = run(
+  X86CpuState s = run_snippet(
       "mov ecx, 0x12345\nmov edx, 0x0804\nbextr eax, ecx, edx\n"          // 8 bits from bit 4
       "mov rcx, 0xf00000000000000f\nmov edx, 0x403c\nbextr rsi, rcx, rdx\n"  // 64 bits from 60: the top 4
       "mov edx, 0x4000\nbextr rdi, rcx, rdx\n"                               // all 64 bits
@@ -64,7 +58,7 @@ TEST(EmuBmi, Bextr) {
 }
 
 TEST(EmuBmi, BlsiBlsmskBlsr) {
-  X86CpuState s = run(
+  X86CpuState s = run_snippet(
       "mov ecx, 0x1230\nblsi eax, ecx\nblsmsk edx, ecx\nblsr esi, ecx\n"
       "mov rcx, 0x8000000000000000\nblsi r8, rcx\nblsmsk r9, rcx\nblsr r10, rcx\n"
       "mov r11, -1\nxor ecx, ecx\nblsmsk r11d, ecx\n"  // 0 -> all ones, 32 of them

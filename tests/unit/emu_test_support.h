@@ -212,6 +212,13 @@ class EmuTestMachine {
   std::unique_ptr<EmuVcpu> vcpu_;
 };
 
+// Runs `body` (assembly; a HLT is appended) on a fresh machine and returns the final state.
+inline X86CpuState run_snippet(const std::string& body) {
+  EmuTestMachine m;
+  m.load(body + "\nhlt\n");
+  return m.run_to_hlt();
+}
+
 // RFLAGS status bits for readable expectations.
 constexpr uint64_t CF = 1, PF = 4, AF = 16, ZF = 64, SF = 128, OF = 2048, kStatus = CF | PF | AF | ZF | SF | OF;
 
