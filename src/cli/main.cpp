@@ -50,6 +50,10 @@ int main(int argc, char** argv) {
                   "Who runs guest code: kvm (hardware virtualization through /dev/kvm), emu (vireo's own x86-64 "
                   "emulator) or auto (kvm where it has VT-x/AMD-V, else emu; the default)")
       ->check(CLI::IsMember({"auto", "kvm", "emu"}));
+  std::string jit = "on";
+  run->add_option("--jit", jit,
+                  "emu: translate hot 64-bit code into host code (on, the default) or only interpret it (off)")
+      ->check(CLI::IsMember({"on", "off"}));
   run->add_option("--trace", cfg.trace_path, "Write an instruction trace to FILE (emu only)");
   run->add_flag("--trace-io", cfg.trace_io, "Log each port or MMIO address no device claims (once each)");
   run->add_option("--device", devices,
@@ -75,6 +79,7 @@ int main(int argc, char** argv) {
     static const std::map<std::string, AccelChoice> accels = {
         {"auto", AccelChoice::Auto}, {"kvm", AccelChoice::Kvm}, {"emu", AccelChoice::Emu}};
     cfg.accel = accels.at(accel);
+    cfg.jit = jit == "on";
     for (const std::string& d : devices) cfg.devices.push_back(parse_device_spec(d));
     if (cfg.cpus == 0) fail("--cpus must be at least 1");
     Vm vm(cfg);

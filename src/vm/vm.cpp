@@ -92,7 +92,7 @@ void Vm::build_accelerator() {
   if (decision_.chosen == AccelChoice::Kvm) {
     accel_ = std::make_unique<KvmAccelerator>(ctx_);
   } else {
-    auto emu = std::make_unique<emu::EmuAccelerator>(ctx_, emu::EmuOptions{.interrupt_controllers = true});
+    auto emu = std::make_unique<emu::EmuAccelerator>(ctx_, emu::EmuOptions{.interrupt_controllers = true, .jit = config_.jit});
     if (!config_.trace_path.empty()) {
       trace_file_.reset(std::fopen(config_.trace_path.c_str(), "w"));
       if (!trace_file_) fail("cannot open trace file '{}': {}", config_.trace_path, std::strerror(errno));

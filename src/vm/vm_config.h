@@ -32,6 +32,7 @@ struct VmConfig {
   AccelChoice accel = AccelChoice::Auto;
   std::string trace_path;  // --trace: instruction trace (emu)
   bool trace_io = false;   // log unclaimed port/MMIO accesses once each
+  bool jit = true;         // emu: translate hot blocks to host code (--jit off: interpret only)
   std::vector<DeviceSpec> devices;
 };
 

@@ -112,7 +112,7 @@ int main(int argc, char** argv) {
   std::string family_filter;
   bool verbose = false;
   std::optional<uint64_t> single_case;
-  bool cpu_only = false, emu_only = false;
+  bool cpu_only = false, emu_only = false, jit = false;
   app.add_option("--count", count, "number of random test cases")->capture_default_str();
   app.add_option("--seed", seed, "random seed")->capture_default_str();
   app.add_option("--family", family_filter, "only these instruction families, comma-separated (alu, shift, muldiv, "
@@ -121,6 +121,8 @@ int main(int argc, char** argv) {
   app.add_option("--case", single_case, "run only case number I of this seed (as reported)");
   app.add_flag("--cpu-only", cpu_only, "run the KVM side only (harness check, timing)");
   app.add_flag("--emu-only", emu_only, "run the interpreter only (crash check, timing)");
+  app.add_flag("--jit", jit,
+               "run the emulator with its translation tier, every block translated the first time it runs");
   CLI11_PARSE(app, argc, argv);
 
   std::vector<Family> families = Generator::families();
@@ -158,7 +160,7 @@ int main(int argc, char** argv) {
   if (!cpu_only) {
     if (EmuRunner::available()) {
       try {
-        emu = std::make_unique<EmuRunner>();
+        emu = std::make_unique<EmuRunner>(2000, jit);
       } catch (const vireo::Error& e) {
         fmt::print(stderr, "vireo_difftest: interpreter: {}\n", e.what());
         return 1;
@@ -287,6 +289,11 @@ int main(int argc, char** argv) {
   if (emu && total_run)
     fmt::print("interpreter side: {:.0f} cases/s ({:.1f} us per case)\n", double(total_run) / emu_seconds,
                1e6 * emu_seconds / double(total_run));
+  if (emu && jit) {
+    const uint64_t all = emu->instructions(), translated = emu->translated_instructions();
+    fmt::print("translation tier: {} of {} emulated instructions ({:.1f}%) ran as translated code\n", translated, all,
+               all ? 100.0 * double(translated) / double(all) : 0.0);
+  }
   if (kvm_unavailable) fmt::print("vireo_difftest: SKIPPED the comparison (no /dev/kvm)\n");
   return any_failure ? 1 : 0;
 }

@@ -26,8 +26,13 @@ namespace {
 
 #if VIREO_HAVE_EMU
 constexpr bool kHaveEmu = true;
-std::unique_ptr<Accelerator> create_emu_accelerator(const MachineContext& ctx) {
-  return std::make_unique<emu::EmuAccelerator>(ctx);
+std::unique_ptr<Accelerator> create_emu_accelerator(const MachineContext& ctx, bool jit) {
+  return std::make_unique<emu::EmuAccelerator>(ctx, emu::EmuOptions{.jit = jit, .jit_threshold = 1});
+}
+uint64_t emu_instructions(Vcpu& vcpu, bool translated) {
+  auto* v = dynamic_cast<emu::EmuVcpu*>(&vcpu);
+  if (!v) return 0;
+  return translated ? v->cpu().jit_instructions : v->cpu().instructions;
 }
 // The SSE registers through EmuVcpu::cpu(), after set_state.
 bool set_emu_sse(Vcpu& vcpu, const TestCase& tc) {
@@ -52,7 +57,8 @@ bool get_emu_sse(Vcpu& vcpu, Result& r) {
 }
 #else
 constexpr bool kHaveEmu = false;
-std::unique_ptr<Accelerator> create_emu_accelerator(const MachineContext&) { return nullptr; }
+std::unique_ptr<Accelerator> create_emu_accelerator(const MachineContext&, bool) { return nullptr; }
+uint64_t emu_instructions(Vcpu&, bool) { return 0; }
 bool set_emu_sse(Vcpu&, const TestCase&) { return false; }
 bool get_emu_sse(Vcpu&, Result&) { return false; }
 #endif
@@ -125,7 +131,7 @@ struct EmuRunner::Machine {
 
 bool EmuRunner::available() { return kHaveEmu; }
 
-EmuRunner::EmuRunner(unsigned timeout_ms) : m_(std::make_unique<Machine>()) {
+EmuRunner::EmuRunner(unsigned timeout_ms, bool jit) : m_(std::make_unique<Machine>()) {
   m_->timeout_ms = timeout_ms;
   write_system_structures(m_->memory.host_ptr(0, kRamSize));
   m_->mmio.add(kEndMmioGpa, 2 * kPageSize, &m_->end, "difftest-end");
@@ -134,7 +140,7 @@ EmuRunner::EmuRunner(unsigned timeout_ms) : m_(std::make_unique<Machine>()) {
   ctx.pio = &m_->pio;
   ctx.mmio = &m_->mmio;
   ctx.num_cpus = 1;
-  m_->accel = create_emu_accelerator(ctx);
+  m_->accel = create_emu_accelerator(ctx, jit);
   if (!m_->accel) fail("the interpreter (cpu/emu) is not part of this build");
   m_->vcpu = m_->accel->create_vcpu(0);
   m_->watchdog = std::thread([this] { m_->watch(); });
@@ -148,6 +154,9 @@ EmuRunner::~EmuRunner() {
   m_->cv.notify_all();
   if (m_->watchdog.joinable()) m_->watchdog.join();
 }
+
+uint64_t EmuRunner::instructions() const { return emu_instructions(*m_->vcpu, false); }
+uint64_t EmuRunner::translated_instructions() const { return emu_instructions(*m_->vcpu, true); }
 
 Result EmuRunner::run(const TestCase& tc) {
   Machine& m = *m_;

@@ -16,13 +16,18 @@ class EmuRunner {
   // False while the interpreter is not part of the build.
   static bool available();
 
-  // Throws vireo::Error when the interpreter cannot be set up.
-  explicit EmuRunner(unsigned timeout_ms = 2000);
+  // Throws vireo::Error when the interpreter cannot be set up. With `jit`, every
+  // block is translated to host code the first time it runs (cpu/emu/jit.h), so
+  // the cases check the translation tier rather than the interpreter alone.
+  explicit EmuRunner(unsigned timeout_ms = 2000, bool jit = false);
   ~EmuRunner();
   EmuRunner(const EmuRunner&) = delete;
   EmuRunner& operator=(const EmuRunner&) = delete;
 
   Result run(const TestCase& tc);
+  // Instructions retired so far, and how many of them in translated code.
+  uint64_t instructions() const;
+  uint64_t translated_instructions() const;
 
  private:
   struct Machine;

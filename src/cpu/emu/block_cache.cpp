@@ -40,6 +40,10 @@ Block* BlockCache::insert(uint64_t pa, CpuMode mode, const BlockInsn* insns, uns
   b->count = static_cast<uint8_t>(count);
   b->length = static_cast<uint8_t>(length);
   b->successors[0] = b->successors[1] = nullptr;
+  b->jit = nullptr;
+  b->jit_rip = 0;
+  b->heat = 0;
+  b->jit_user = false;
   std::memcpy(static_cast<void*>(b->insns()), insns, (count + 1) * sizeof(BlockInsn));
   std::memcpy(const_cast<uint8_t*>(b->bytes()), code, length);
   Block*& head = buckets_[bucket(pa)];

@@ -24,6 +24,7 @@
 #include <emmintrin.h>
 
 #include "cpu/emu/decoder.h"
+#include "cpu/emu/jit.h"
 
 namespace vireo::emu {
 
@@ -57,6 +58,12 @@ struct Block {
   // The blocks that last ran after this one (most recent first): tried before the
   // hash table, and used only after the same checks as a hash hit.
   Block* successors[2];
+  // Its translation (jit.h) for code at guest-virtual jit_rip running at CPL 3
+  // (jit_user) or below, once it has run often enough (heat).
+  JitEntry jit;
+  uint64_t jit_rip;
+  uint32_t heat;
+  bool jit_user;
   CpuMode mode;   // the mode the instructions were decoded in
   uint8_t count;  // instructions (1..kMaxInsns)
   uint8_t length; // bytes covered

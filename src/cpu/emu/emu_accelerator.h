@@ -34,6 +34,10 @@ struct EmuOptions {
   // and wire every vCPU to it. Off: bare CPUs for instruction-level tests, whose HLT
   // with interrupts enabled ends run(), and whose IRQ lines go nowhere.
   bool interrupt_controllers = false;
+  // The translation tier (jit.h): hot 64-bit blocks run as host code. A block is
+  // translated once it has run jit_threshold times.
+  bool jit = true;
+  unsigned jit_threshold = 16;
 };
 
 class EmuAccelerator final : public Accelerator {
@@ -55,6 +59,7 @@ class EmuAccelerator final : public Accelerator {
 
  private:
   MachineContext machine_;
+  EmuOptions options_;
   std::unique_ptr<EmuPlatform> platform_;
   std::FILE* trace_ = nullptr;
 };

@@ -27,7 +27,12 @@ EmuCpu::EmuCpu(const MachineContext& machine, unsigned index)
   update_mode();
 }
 
-EmuCpu::~EmuCpu() { if (getenv("VIREO_STATS")) fprintf(stderr, "cpu%u: %llu instructions\n", index_, (unsigned long long)instructions); }
+EmuCpu::~EmuCpu() {
+  if (getenv("VIREO_STATS"))
+    fprintf(stderr, "cpu%u: %llu instructions, %llu in translated code (%llu blocks translated)\n", index_,
+            (unsigned long long)instructions, (unsigned long long)jit_instructions,
+            (unsigned long long)jit_translations);
+}
 
 void EmuCpu::state_changed() {
   s.cpl = s.seg[CS].selector & 3;
@@ -578,6 +583,71 @@ Block* EmuCpu::build_block(uint64_t pa, const uint8_t* code, unsigned avail) {
   return blocks_.insert(pa, mode_, insns, count, code, off);
 }
 
+// ---- the translation tier -----------------------------------------------------------
+
+void EmuCpu::enable_jit(unsigned threshold) {
+  if (!JitCache::host_supported()) return;
+  jit_ = std::make_unique<JitCache>();
+  jit_layout_ = jit_layout();
+  jit_threshold_ = threshold ? threshold : 1;
+  jit_generation_ = blocks_.generation();
+}
+
+JitLayout EmuCpu::jit_layout() const {
+  const char* self = reinterpret_cast<const char*>(this);
+  auto at = [self](const void* field) { return int32_t(static_cast<const char*>(field) - self); };
+  JitLayout l;
+  l.gpr = at(&s.gpr[0]);
+  l.rip = at(&s.rip);
+  l.fast_tlb[0] = at(&fast_tlb_[0][0]);
+  l.fast_tlb[1] = at(&fast_tlb_[1][0]);
+  l.fs_base = at(&seg_base_[FS]);
+  l.gs_base = at(&seg_base_[GS]);
+  l.poll = at(&poll_countdown_);
+  l.flags = at(&jit_flags_);
+  return l;
+}
+
+// Translates b (at RIP, its bytes at `code`); a block that does not translate is not
+// tried again. When the code arena is full, it and the block cache start afresh.
+void EmuCpu::translate_block(Block* b, const uint8_t* code) {
+  if (jit_generation_ != blocks_.generation()) {
+    jit_->clear();
+    jit_generation_ = blocks_.generation();
+  }
+  JitEntry entry = jit_->translate(*b, s.rip, code, user(), jit_layout_);
+  if (entry) {
+    b->jit = entry;
+    b->jit_rip = s.rip;
+    b->jit_user = user();
+    ++jit_translations;
+    return;
+  }
+  if (jit_->full()) {
+    // Every translation goes with the blocks that hold it; this block (its memory
+    // stays readable until blocks are built again) runs interpreted this once.
+    blocks_.clear();
+    jit_->clear();
+    jit_generation_ = blocks_.generation();
+    last_block_ = nullptr;
+    return;
+  }
+  b->heat = UINT32_MAX;
+}
+
+void EmuCpu::run_translated(Block* b) {
+  jit_flags_ = jit_flags_from_rflags(s.flags.arith());
+  const int before = poll_countdown_;
+  const uint32_t r = b->jit(this);
+  const uint32_t k = r & ~kJitSideExit;
+  const uint64_t done = uint64_t(int64_t(before) - poll_countdown_) + k;
+  instructions += done;
+  jit_instructions += done;
+  poll_countdown_ -= int(k);
+  s.flags.set_arith(rf::kArith, rflags_from_jit_flags(jit_flags_));
+  if (r & kJitSideExit) jit_skip_once_ = true;
+}
+
 // Runs blocks from RIP until an interrupt/stop poll is due (poll_countdown_, which
 // counts the instructions retired, reaches 0) or the next instruction needs step():
 // TF or RF set, an interrupt shadow, or an instruction the block cache cannot take
@@ -621,6 +691,22 @@ void EmuCpu::run_blocks() {
     }
     last_block_ = b;
     last_block_generation_ = blocks_.generation();
+    if (jit_) {
+      const bool skip = jit_skip_once_;
+      jit_skip_once_ = false;
+      if (b->jit) {
+        if (!skip && b->jit_rip == s.rip && b->jit_user == user()) {
+          run_translated(b);
+          continue;
+        }
+      } else if (b->heat != UINT32_MAX && ++b->heat >= jit_threshold_ && !skip) {
+        translate_block(b, code);
+        if (b->jit) {
+          run_translated(b);
+          continue;
+        }
+      }
+    }
     const BlockInsn* first = b->insns();
     rip_mask = mode_ == CpuMode::Long64 ? ~0ull : 0xffffffffull;
     block_pos = first;

@@ -91,6 +91,13 @@ class EmuCpu {
   }
   // Called when something outside run() changed the state (set_state).
   void state_changed();
+  // Turns on the translation tier (jit.h): a block is translated once it has run
+  // `threshold` times (1: the first time). Off unless called.
+  void enable_jit(unsigned threshold);
+  bool jit_enabled() const { return jit_ != nullptr; }
+  // Blocks translated so far, and instructions retired in translated code.
+  uint64_t jit_translations = 0;
+  uint64_t jit_instructions = 0;
 
   // ---- block execution (threaded: each handler dispatches the next) -----------
   // While a block runs, RIP (s.rip) is brought up to date only at its end and when
@@ -360,6 +367,9 @@ class EmuCpu {
   void step();
   void run_blocks();
   Block* build_block(uint64_t pa, const uint8_t* code, unsigned avail);
+  JitLayout jit_layout() const;
+  void translate_block(Block* b, const uint8_t* code);
+  void run_translated(Block* b);
   void deliver_fault(const GuestFault& f);
   void finish_debug_flags(const DecodedInsn& d, uint64_t flags_before);
   // #GP(0), or #SS(0) when the last linear address was formed through SS.
@@ -376,6 +386,12 @@ class EmuCpu {
   FastTlbEntry fast_tlb_[2][kTlbSize];  // [user][slot], filled with tlb_ by walk()
   std::unique_ptr<FetchedInsn> fetched_;
   BlockCache blocks_;
+  std::unique_ptr<JitCache> jit_;  // the translation tier, when enabled
+  JitLayout jit_layout_;
+  unsigned jit_threshold_ = 1;
+  uint64_t jit_generation_ = 0;    // blocks_.generation() the translations belong to
+  bool jit_skip_once_ = false;     // after a side exit: interpret the next block
+  uint16_t jit_flags_ = 0;         // the status flags while translated code runs
   Block* last_block_ = nullptr;    // the block run last (a hint for the next lookup)
   uint64_t last_block_generation_ = 0;  // blocks_.generation() when last_block_ was set
   InterruptSource* irq_ = nullptr;

@@ -1,0 +1,811 @@
+// The translation tier (see jit.h): analysis of which instructions translate, a
+// small x86-64 encoder, and the translator proper.
+#include "cpu/emu/jit.h"
+
+#include <cpuid.h>
+#include <sys/mman.h>
+
+#include <cstring>
+#include <new>
+#include <vector>
+
+#include "cpu/emu/block_cache.h"
+#include "cpu/emu/cpu.h"
+#include "cpu/emu/emu_cpu.h"
+
+namespace vireo::emu {
+namespace {
+
+// ---- host registers ------------------------------------------------------------------
+// rbp holds the EmuCpu; rax, rcx and rdx are the translator's scratch registers (rcx
+// ends up holding a memory operand's host address, rax the flags as LAHF/SETO leave
+// them); the other eleven hold guest registers.
+enum : uint8_t { H_RAX = 0, H_RCX = 1, H_RDX = 2, H_RBX = 3, H_RSP = 4, H_RBP = 5, H_RSI = 6, H_RDI = 7 };
+constexpr uint8_t kPool[] = {3, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+constexpr uint8_t kNone = 0xff;
+
+struct HostFeatures {
+  bool lahf = false, popcnt = false, lzcnt = false, bmi1 = false;
+  HostFeatures() {
+    unsigned a, b, c, d;
+    if (__get_cpuid(1, &a, &b, &c, &d)) popcnt = c & (1u << 23);
+    if (__get_cpuid(0x80000001, &a, &b, &c, &d)) {
+      lahf = c & 1u;
+      lzcnt = c & (1u << 5);
+    }
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) bmi1 = b & (1u << 3);
+  }
+};
+const HostFeatures& host() {
+  static const HostFeatures f;
+  return f;
+}
+
+// A memory operand in host registers.
+struct Mem {
+  uint8_t base = kNone;
+  uint8_t index = kNone;
+  uint8_t scale = 0;
+  int32_t disp = 0;
+};
+
+bool fits8(int64_t v) { return v >= -128 && v <= 127; }
+bool fits32(int64_t v) { return v >= INT32_MIN && v <= INT32_MAX; }
+
+class Emitter {
+ public:
+  Emitter(uint8_t* p, size_t cap) : start_(p), p_(p), end_(p + cap) {}
+  bool overflow() const { return overflow_; }
+  size_t size() const { return size_t(p_ - start_); }
+  uint8_t* here() const { return p_; }
+
+  void byte(uint8_t b) {
+    if (p_ < end_) {
+      *p_++ = b;
+    } else {
+      overflow_ = true;
+    }
+  }
+  void bytes(uint64_t v, unsigned n) {
+    for (unsigned i = 0; i < n; ++i) byte(uint8_t(v >> (8 * i)));
+  }
+  void u32(uint32_t v) { bytes(v, 4); }
+
+  // REX with W and the high bits of the ModRM.reg, SIB.index and ModRM.rm/base
+  // registers; emitted when any is set or `force` (byte registers SPL..DIL).
+  void rex(bool w, unsigned reg, unsigned index, unsigned base, bool force = false) {
+    uint8_t r = uint8_t(0x40 | (w ? 8 : 0) | ((reg >> 3) & 1) << 2 | ((index >> 3) & 1) << 1 | ((base >> 3) & 1));
+    if (r != 0x40 || force) byte(r);
+  }
+  void rex_mem(bool w, unsigned reg, const Mem& m, bool force = false) {
+    rex(w, reg, m.index == kNone ? 0 : m.index, m.base == kNone ? 0 : m.base, force);
+  }
+  void modrm_reg(unsigned reg, unsigned rm) { byte(uint8_t(0xc0 | (reg & 7) << 3 | (rm & 7))); }
+  void modrm_mem(unsigned reg, const Mem& m) {
+    reg &= 7;
+    if (m.base == kNone) {  // [index*s + disp32] or [disp32]: SIB with no base
+      byte(uint8_t(0x04 | reg << 3));
+      byte(uint8_t((m.index == kNone ? 0 : m.scale) << 6 | (m.index == kNone ? 4 : m.index & 7) << 3 | 5));
+      u32(uint32_t(m.disp));
+      return;
+    }
+    const unsigned mod = (m.disp == 0 && (m.base & 7) != 5) ? 0 : fits8(m.disp) ? 1 : 2;
+    if (m.index != kNone || (m.base & 7) == 4) {
+      byte(uint8_t(mod << 6 | reg << 3 | 4));
+      byte(uint8_t(m.scale << 6 | (m.index == kNone ? 4 : m.index & 7) << 3 | (m.base & 7)));
+    } else {
+      byte(uint8_t(mod << 6 | reg << 3 | (m.base & 7)));
+    }
+    if (mod == 1) byte(uint8_t(m.disp));
+    if (mod == 2) u32(uint32_t(m.disp));
+  }
+
+  // op reg, [mem] / op [mem], reg with a one-byte opcode, 64-bit.
+  void op_mem(uint8_t opcode, unsigned reg, const Mem& m, bool w = true) {
+    rex_mem(w, reg, m);
+    byte(opcode);
+    modrm_mem(reg, m);
+  }
+  void load(unsigned reg, const Mem& m) { op_mem(0x8b, reg, m); }
+  void store(const Mem& m, unsigned reg) { op_mem(0x89, reg, m); }
+  void lea(unsigned reg, const Mem& m, bool w = true) { op_mem(0x8d, reg, m, w); }
+  void mov_rr(unsigned dst, unsigned src) {
+    rex(true, src, 0, dst);
+    byte(0x89);
+    modrm_reg(src, dst);
+  }
+  // dst = v (64-bit).
+  void mov_imm(unsigned dst, uint64_t v) {
+    if (v <= 0xffffffffull) {
+      rex(false, 0, 0, dst);
+      byte(uint8_t(0xb8 + (dst & 7)));
+      u32(uint32_t(v));
+    } else if (fits32(int64_t(v))) {
+      rex(true, 0, 0, dst);
+      byte(0xc7);
+      modrm_reg(0, dst);
+      u32(uint32_t(v));
+    } else {
+      rex(true, 0, 0, dst);
+      byte(uint8_t(0xb8 + (dst & 7)));
+      bytes(v, 8);
+    }
+  }
+  // A 32-bit rel32 jump (jcc when cc >= 0, else jmp) to be patched: returns the
+  // position of its displacement.
+  uint8_t* jump32(int cc) {
+    if (cc >= 0) {
+      byte(0x0f);
+      byte(uint8_t(0x80 | cc));
+    } else {
+      byte(0xe9);
+    }
+    uint8_t* at = p_;
+    u32(0);
+    return at;
+  }
+  void patch(uint8_t* at, const uint8_t* target) {
+    if (!at || overflow_) return;
+    const int64_t rel = target - (at + 4);
+    const int32_t r = int32_t(rel);
+    std::memcpy(at, &r, 4);
+  }
+
+ private:
+  uint8_t* start_;
+  uint8_t* p_;
+  uint8_t* end_;
+  bool overflow_ = false;
+};
+
+// ---- which instructions translate --------------------------------------------------
+
+enum class Kind : uint8_t { Generic, AccImm, MovImm, Push, PushImm, Pop, Lea, Nop, Jcc, Jmp, Call, Ret, Bswap };
+
+// How an instruction treats the status flags: not at all; it writes all six (so it
+// needs no earlier value); it reads some or writes only some (or leaves some
+// undefined, which hardware may implement as "unchanged"), so the guest's current
+// flags must be in the host's RFLAGS before it.
+enum class Fl : uint8_t { None, All, Use };
+
+struct Info {
+  Kind kind = Kind::Generic;
+  Fl fl = Fl::None;
+  bool reg_operand = false;  // ModRM.reg names a register (else an opcode extension)
+  bool byte_regs = false;    // register operands are byte registers (REX always emitted)
+  bool byte_reg_field = true;// with byte_regs: whether ModRM.reg is a byte register too
+  bool writes_mem = false;
+  uint8_t mem_size = 0;      // bytes of the memory operand
+  uint8_t opreg = kNone;     // the register in the opcode (B8+r, 50+r, 0F C8+r)
+};
+
+Fl alu_flags(unsigned aluop) { return (aluop == 0 || aluop == 5 || aluop == 7) ? Fl::All : Fl::Use; }
+
+// Fills `in` for `d` (64-bit mode); false when the instruction is not translated.
+bool analyze(const DecodedInsn& d, Info& in) {
+  if (d.vex()) return false;
+  if (d.mem() && (d.asize != 8)) return false;
+  const unsigned op = d.opcode();
+  const unsigned digit = (d.modrm >> 3) & 7;
+  const bool opsize = d.has(kPrefixOpSize);
+  const bool rep = d.last_rep != 0;
+  const bool lock = d.has(kPrefixLock);
+  if (lock && !d.mem()) return false;
+  auto generic = [&](Fl fl, bool reg_operand, bool byte, bool writes) {
+    in.kind = Kind::Generic;
+    in.fl = fl;
+    in.reg_operand = reg_operand;
+    in.byte_regs = byte;
+    in.writes_mem = writes && d.mem();
+    in.mem_size = uint8_t(byte ? 1 : d.osize);
+    return true;
+  };
+  if (d.map() == kMapOne) {
+    if (rep) return false;
+    if (op < 0x40 && (op & 7) < 4) {
+      const unsigned aluop = op >> 3;
+      return generic(alu_flags(aluop), true, !(op & 1), !(op & 2) && aluop != 7);
+    }
+    if (op < 0x40 && (op & 7) < 6) {
+      in.kind = Kind::AccImm;
+      in.fl = alu_flags(op >> 3);
+      in.byte_regs = !(op & 1);
+      return true;
+    }
+    if (lock && !(op >= 0x80 && op <= 0x83) && op != 0x86 && op != 0x87 && op != 0xf6 && op != 0xf7 && op != 0xfe &&
+        op != 0xff)
+      return false;
+    switch (op) {
+      case 0x63:
+        generic(Fl::None, true, false, false);
+        in.mem_size = d.osize == 2 ? 2 : 4;
+        return true;
+      case 0x69: case 0x6b: return generic(Fl::Use, true, false, false);
+      case 0x50: case 0x51: case 0x52: case 0x53: case 0x54: case 0x55: case 0x56: case 0x57:
+      case 0x58: case 0x59: case 0x5a: case 0x5b: case 0x5c: case 0x5d: case 0x5e: case 0x5f:
+        if (opsize) return false;
+        in.kind = op < 0x58 ? Kind::Push : Kind::Pop;
+        in.opreg = uint8_t((op & 7) | ((d.rex & 1) << 3));
+        return true;
+      case 0x68: case 0x6a:
+        if (opsize) return false;
+        in.kind = Kind::PushImm;
+        return true;
+      case 0x70: case 0x71: case 0x72: case 0x73: case 0x74: case 0x75: case 0x76: case 0x77:
+      case 0x78: case 0x79: case 0x7a: case 0x7b: case 0x7c: case 0x7d: case 0x7e: case 0x7f:
+        if (opsize) return false;
+        in.kind = Kind::Jcc;
+        in.fl = Fl::Use;
+        return true;
+      case 0x80: case 0x81: case 0x83:
+        return generic(alu_flags(digit), false, op == 0x80, digit != 7);
+      case 0x84: case 0x85: return generic(Fl::Use, true, op == 0x84, false);
+      case 0x86: case 0x87: return generic(Fl::None, true, op == 0x86, true);
+      case 0x88: case 0x89: case 0x8a: case 0x8b: return generic(Fl::None, true, !(op & 1), !(op & 2));
+      case 0x8d:
+        if (!d.mem() || d.osize == 2) return false;
+        in.kind = Kind::Lea;
+        in.reg_operand = true;
+        return true;
+      case 0x90:
+        if (d.rex & 1) return false;  // XCHG R8, RAX
+        in.kind = Kind::Nop;
+        return true;
+      case 0xa8: case 0xa9:
+        in.kind = Kind::AccImm;
+        in.fl = Fl::Use;
+        in.byte_regs = op == 0xa8;
+        return true;
+      case 0xb0: case 0xb1: case 0xb2: case 0xb3: case 0xb4: case 0xb5: case 0xb6: case 0xb7:
+      case 0xb8: case 0xb9: case 0xba: case 0xbb: case 0xbc: case 0xbd: case 0xbe: case 0xbf:
+        in.kind = Kind::MovImm;
+        in.byte_regs = op < 0xb8;
+        in.opreg = uint8_t((op & 7) | ((d.rex & 1) << 3));
+        return true;
+      case 0xc0: case 0xc1: case 0xd0: case 0xd1:
+        if (digit == 6) return false;
+        return generic(Fl::Use, false, !(op & 1), true);
+      case 0xc3:
+        if (opsize) return false;
+        in.kind = Kind::Ret;
+        return true;
+      case 0xc6: case 0xc7:
+        if (digit != 0) return false;
+        return generic(Fl::None, false, op == 0xc6, true);
+      case 0xe8:
+        if (opsize) return false;
+        in.kind = Kind::Call;
+        return true;
+      case 0xe9: case 0xeb:
+        if (opsize) return false;
+        in.kind = Kind::Jmp;
+        return true;
+      case 0xf6: case 0xf7:
+        if (digit <= 1) return generic(Fl::Use, false, op == 0xf6, false);
+        if (digit == 2) return generic(Fl::None, false, op == 0xf6, true);
+        if (digit == 3) return generic(Fl::All, false, op == 0xf6, true);
+        return false;
+      case 0xfe: case 0xff:
+        if (digit > 1) return false;
+        return generic(Fl::Use, false, op == 0xfe, true);
+      default: return false;
+    }
+  }
+  if (d.map() != kMap0F) return false;
+  if (lock && op != 0xc0 && op != 0xc1 && op != 0xba) return false;
+  if (rep && !(d.last_rep == 0xf3 && (op == 0xb8 || op == 0xbc || op == 0xbd))) return false;
+  if (op >= 0x40 && op <= 0x4f) return generic(Fl::Use, true, false, false);
+  if (op >= 0x80 && op <= 0x8f) {
+    if (opsize) return false;
+    in.kind = Kind::Jcc;
+    in.fl = Fl::Use;
+    return true;
+  }
+  if (op >= 0x90 && op <= 0x9f) return generic(Fl::Use, false, true, true);
+  if (op >= 0xc8 && op <= 0xcf) {
+    if (opsize) return false;
+    in.kind = Kind::Bswap;
+    in.opreg = uint8_t((op & 7) | ((d.rex & 1) << 3));
+    return true;
+  }
+  switch (op) {
+    case 0x1f:
+      in.kind = Kind::Nop;
+      return true;
+    case 0xa3: case 0xab: case 0xb3: case 0xbb:  // BT* r/m, r: register forms only
+      if (d.mem()) return false;
+      return generic(Fl::Use, true, false, op != 0xa3);
+    case 0xa4: case 0xac: return generic(Fl::Use, true, false, true);
+    case 0xaf: return generic(Fl::Use, true, false, false);
+    case 0xb6: case 0xbe:
+      generic(Fl::None, true, true, false);
+      in.byte_reg_field = false;
+      return true;
+    case 0xb7: case 0xbf:
+      generic(Fl::None, true, false, false);
+      in.mem_size = 2;
+      return true;
+    case 0xba:
+      if (digit < 4) return false;
+      return generic(Fl::Use, false, false, digit != 4);
+    case 0xb8:
+      if (d.last_rep != 0xf3 || !host().popcnt) return false;
+      return generic(Fl::All, true, false, false);
+    case 0xbc: case 0xbd:
+      if (d.last_rep == 0xf3 && !(op == 0xbc ? host().bmi1 : host().lzcnt)) return false;
+      return generic(Fl::Use, true, false, false);
+    case 0xc0: case 0xc1: return generic(Fl::All, true, op == 0xc0, true);
+    default: return false;
+  }
+}
+
+// The guest registers `d` names.
+uint32_t guest_regs(const DecodedInsn& d, const Info& in) {
+  uint32_t r = 0;
+  auto add = [&](unsigned g) {
+    if (g < 16) r |= 1u << g;
+  };
+  if (in.opreg != kNone) add(in.opreg);
+  switch (in.kind) {
+    case Kind::Push: case Kind::Pop: case Kind::PushImm: case Kind::Call: case Kind::Ret: add(RSP); break;
+    case Kind::AccImm: add(RAX); break;
+    default: break;
+  }
+  if (in.kind == Kind::Generic || in.kind == Kind::Lea) {
+    if (in.reg_operand) add(d.reg);
+    if (d.has_modrm && d.mod == 3) add(d.rm);
+    if (d.mem() && !d.rip_relative && in.kind != Kind::Nop) {
+      add(d.base);
+      add(d.index);
+    }
+  }
+  return r;
+}
+
+// Whether byte-register operands name AH CH DH BH (no REX, registers 4..7), which the
+// translator does not map.
+bool uses_high_byte(const DecodedInsn& d, const Info& in) {
+  if (!in.byte_regs || d.rex_present()) return false;
+  auto high = [](unsigned g) { return g >= 4 && g < 8; };
+  if (in.kind == Kind::MovImm) return high(in.opreg);
+  if (in.kind != Kind::Generic) return false;
+  if (in.reg_operand && in.byte_reg_field && high(d.reg)) return true;
+  return d.mod == 3 && high(d.rm);
+}
+
+// ---- the translator ----------------------------------------------------------------
+
+class Translator {
+ public:
+  Translator(Emitter& e, const JitLayout& L, bool user) : e_(e), L_(L), user_(user) {
+    std::memset(map_, kNone, sizeof map_);
+  }
+
+  // Chooses the translated prefix of `b` and maps its registers; false if empty.
+  bool plan(const Block& b) {
+    const BlockInsn* insns = b.insns();
+    unsigned used = 0;
+    n_ = 0;
+    for (unsigned i = 0; i < b.count; ++i) {
+      Info in;
+      if (!analyze(insns[i].d, in) || uses_high_byte(insns[i].d, in)) break;
+      uint32_t regs = guest_regs(insns[i].d, in);
+      for (unsigned g = 0; g < 16; ++g) {
+        if (!(regs & (1u << g)) || map_[g] != kNone) continue;
+        if (used == sizeof kPool) return n_ > 0;
+        map_[g] = kPool[used++];
+        mapped_.push_back(uint8_t(g));
+      }
+      infos_.push_back(in);
+      ++n_;
+      if (in.kind == Kind::Jmp || in.kind == Kind::Call || in.kind == Kind::Ret) break;
+    }
+    return n_ > 0;
+  }
+
+  JitEntry emit(const Block& b, uint64_t rip, const uint8_t* code) {
+    uint8_t* entry = e_.here();
+    start_rip_ = rip;
+    // Prologue: callee-saved registers, rbp = the EmuCpu, the guest registers.
+    e_.byte(0x53);                 // push rbx
+    e_.byte(0x55);                 // push rbp
+    for (uint8_t r : {0x54, 0x55, 0x56, 0x57}) {  // push r12..r15
+      e_.byte(0x41);
+      e_.byte(r);
+    }
+    e_.mov_rr(H_RBP, 7);           // mov rbp, rdi
+    for (uint8_t g : mapped_) e_.load(h(g), gpr(g));
+    loop_head_ = e_.here();
+    host_flags_ = false;
+
+    const BlockInsn* insns = b.insns();
+    uint64_t ip = rip;
+    bool ended = false;
+    for (unsigned i = 0; i < n_; ++i) {
+      const DecodedInsn& d = insns[i].d;
+      const uint64_t next = ip + d.len;
+      ended = insn(d, infos_[i], i, ip, next);
+      ip = next;
+      if (ended) break;
+    }
+    if (!ended) exit_static(ip, n_);
+    emit_stubs(b, code);
+    if (e_.overflow() || bad_) return nullptr;
+    return reinterpret_cast<JitEntry>(entry);
+  }
+
+ private:
+  enum class StubKind : uint8_t { Static, Side, Loop };
+  struct Stub {
+    uint8_t* fixup;
+    StubKind kind;
+    bool save_flags;
+    uint64_t rip;
+    uint32_t k;
+  };
+
+  // The host register of guest register g (every register an instruction names was
+  // mapped by plan(); a miss is a translator bug, and the block is not translated).
+  uint8_t h(unsigned g) {
+    if (g >= 16 || map_[g] == kNone) {
+      bad_ = true;
+      return H_RAX;
+    }
+    return map_[g];
+  }
+  Mem gpr(unsigned g) const { return Mem{H_RBP, kNone, 0, L_.gpr + int32_t(8 * g)}; }
+  Mem field(int32_t off) const { return Mem{H_RBP, kNone, 0, off}; }
+
+  void save_flags() {
+    e_.byte(0x9f);  // lahf
+    e_.byte(0x0f);  // seto al
+    e_.byte(0x90);
+    e_.byte(0xc0);
+    e_.byte(0x66);  // mov [rbp+flags], ax
+    e_.op_mem(0x89, H_RAX, field(L_.flags), false);
+  }
+  void restore_flags() {
+    e_.byte(0x66);  // mov ax, [rbp+flags]
+    e_.op_mem(0x8b, H_RAX, field(L_.flags), false);
+    e_.byte(0x04);  // add al, 0x7f: OF = (al == 1)
+    e_.byte(0x7f);
+    e_.byte(0x9e);  // sahf
+    host_flags_ = true;
+  }
+  // Before code that clobbers the host flags.
+  void flags_to_memory() {
+    if (host_flags_) save_flags();
+    host_flags_ = false;
+  }
+
+  void writeback() {
+    for (uint8_t g : mapped_) e_.store(gpr(g), h(g));
+  }
+  void epilogue(uint32_t k) {
+    e_.byte(0xb8);  // mov eax, k
+    e_.u32(k);
+    for (uint8_t r : {0x5f, 0x5e, 0x5d, 0x5c}) {  // pop r15..r12
+      e_.byte(0x41);
+      e_.byte(r);
+    }
+    e_.byte(0x5d);  // pop rbp
+    e_.byte(0x5b);  // pop rbx
+    e_.byte(0xc3);  // ret
+  }
+
+  // Leaves to `target` after k instructions: a loop back when it is the block's start.
+  void exit_static(uint64_t target, uint32_t k) {
+    if (target == start_rip_) {
+      stubs_.push_back({e_.jump32(-1), StubKind::Loop, host_flags_, target, k});
+      return;
+    }
+    stubs_.push_back({e_.jump32(-1), StubKind::Static, host_flags_, target, k});
+  }
+  void jcc_static(unsigned cc, uint64_t target, uint32_t k) {
+    const StubKind kind = target == start_rip_ ? StubKind::Loop : StubKind::Static;
+    stubs_.push_back({e_.jump32(int(cc)), kind, true, target, k});
+  }
+  // A side exit before instruction i (at ip), from code where the flags are in memory.
+  void side_exit(int cc, uint64_t ip, uint32_t i) { stubs_.push_back({e_.jump32(cc), StubKind::Side, false, ip, i}); }
+  // The dynamic exit: RIP from rdx.
+  void exit_rdx(uint32_t k) {
+    flags_to_memory();
+    writeback();
+    e_.store(field(L_.rip), H_RDX);
+    epilogue(k);
+  }
+
+  // rcx = the host address of the `size`-byte access at the linear address in rcx,
+  // or a side exit when the TLB view does not allow it.
+  void tlb_check(unsigned size, bool write, uint64_t ip, uint32_t i) {
+    e_.mov_rr(H_RDX, H_RCX);
+    e_.rex(true, 0, 0, H_RDX);  // shr rdx, 12
+    e_.byte(0xc1);
+    e_.modrm_reg(5, H_RDX);
+    e_.byte(12);
+    e_.byte(0x81);  // and edx, kTlbSize - 1
+    e_.modrm_reg(4, H_RDX);
+    e_.u32(EmuCpu::kTlbSize - 1);
+    e_.lea(H_RDX, Mem{H_RDX, H_RDX, 1, 0});  // rdx *= 3 (entries are 24 bytes)
+    e_.lea(H_RAX, Mem{H_RCX, kNone, 0, int32_t(size - 1)});
+    e_.rex(true, 0, 0, 0);  // and rax, -4096
+    e_.byte(0x25);
+    e_.u32(0xfffff000u);
+    const int32_t base = L_.fast_tlb[user_ ? 1 : 0];
+    e_.op_mem(0x3b, H_RAX, Mem{H_RBP, H_RDX, 3, base + int32_t(write ? offsetof(FastTlbEntry, write_tag)
+                                                                      : offsetof(FastTlbEntry, read_tag))});
+    side_exit(5, ip, i);  // jne
+    e_.op_mem(0x03, H_RCX, Mem{H_RBP, H_RDX, 3, base + int32_t(offsetof(FastTlbEntry, addend))});
+  }
+
+  // rcx = the linear address of d's memory operand (flags must be in memory).
+  void linear_address(const DecodedInsn& d, uint64_t next) {
+    if (d.rip_relative) {
+      e_.mov_imm(H_RCX, next + uint64_t(d.disp));
+    } else if (d.base == kNoReg && d.index == kNoReg) {
+      e_.mov_imm(H_RCX, uint64_t(d.disp));
+    } else {
+      Mem m;
+      m.base = d.base == kNoReg ? kNone : h(d.base);
+      m.index = d.index == kNoReg ? kNone : h(d.index);
+      m.scale = d.scale;
+      m.disp = int32_t(d.disp);
+      e_.lea(H_RCX, m);
+    }
+    if (d.seg == FS || d.seg == GS) e_.op_mem(0x03, H_RCX, field(d.seg == FS ? L_.fs_base : L_.gs_base));
+  }
+
+  // Emits instruction i; true when it ended the translated code (an exit in all paths).
+  bool insn(const DecodedInsn& d, const Info& in, uint32_t i, uint64_t ip, uint64_t next) {
+    switch (in.kind) {
+      case Kind::Generic: generic(d, in, i, ip, next); return false;
+      case Kind::Nop: return false;
+      case Kind::AccImm: acc_imm(d, in); return false;
+      case Kind::MovImm: mov_imm(d, in); return false;
+      case Kind::Bswap:
+        e_.rex(d.osize == 8, 0, 0, h(in.opreg));
+        e_.byte(0x0f);
+        e_.byte(uint8_t(0xc8 + (h(in.opreg) & 7)));
+        return false;
+      case Kind::Lea: {
+        const uint8_t dst = h(d.reg);
+        if (d.rip_relative) {
+          const uint64_t v = next + uint64_t(d.disp);
+          e_.mov_imm(dst, d.osize == 8 ? v : (v & 0xffffffffull));
+          return false;
+        }
+        Mem m;
+        m.base = d.base == kNoReg ? kNone : h(d.base);
+        m.index = d.index == kNoReg ? kNone : h(d.index);
+        m.scale = d.scale;
+        m.disp = int32_t(d.disp);
+        e_.lea(dst, m, d.osize == 8);
+        return false;
+      }
+      case Kind::Push: case Kind::PushImm: case Kind::Call: {
+        flags_to_memory();
+        const uint8_t sp = h(RSP);
+        e_.lea(H_RCX, Mem{sp, kNone, 0, -8});
+        tlb_check(8, true, ip, i);
+        const Mem at{H_RCX, kNone, 0, 0};
+        if (in.kind == Kind::Push) {
+          e_.store(at, h(in.opreg));
+        } else if (in.kind == Kind::PushImm) {
+          const int64_t v = d.imm_size == 1 ? int8_t(d.imm) : int32_t(d.imm);
+          e_.op_mem(0xc7, 0, at);  // mov qword [rcx], imm32 (sign-extended)
+          e_.u32(uint32_t(v));
+        } else {
+          e_.mov_imm(H_RAX, next);
+          e_.store(at, H_RAX);
+        }
+        e_.lea(sp, Mem{sp, kNone, 0, -8});
+        if (in.kind != Kind::Call) return false;
+        exit_static(next + uint64_t(int64_t(int32_t(d.imm))), i + 1);
+        return true;
+      }
+      case Kind::Pop: case Kind::Ret: {
+        flags_to_memory();
+        const uint8_t sp = h(RSP);
+        e_.mov_rr(H_RCX, sp);
+        tlb_check(8, false, ip, i);
+        e_.load(H_RDX, Mem{H_RCX, kNone, 0, 0});
+        if (in.kind == Kind::Ret) {
+          // A non-canonical return address: the interpreter raises #GP at the RET.
+          e_.mov_rr(H_RAX, H_RDX);
+          e_.rex(true, 0, 0, 0);  // shl rax, 16
+          e_.byte(0xc1);
+          e_.modrm_reg(4, H_RAX);
+          e_.byte(16);
+          e_.rex(true, 0, 0, 0);  // sar rax, 16
+          e_.byte(0xc1);
+          e_.modrm_reg(7, H_RAX);
+          e_.byte(16);
+          e_.rex(true, H_RDX, 0, H_RAX);  // cmp rax, rdx
+          e_.byte(0x39);
+          e_.modrm_reg(H_RDX, H_RAX);
+          side_exit(5, ip, i);
+        }
+        e_.lea(sp, Mem{sp, kNone, 0, 8});
+        if (in.kind == Kind::Ret) {
+          exit_rdx(i + 1);
+          return true;
+        }
+        e_.mov_rr(h(in.opreg), H_RDX);
+        return false;
+      }
+      case Kind::Jcc: {
+        if (!host_flags_) restore_flags();
+        const int64_t rel = d.imm_size == 1 ? int8_t(d.imm) : int32_t(d.imm);
+        jcc_static(d.opcode() & 15, next + uint64_t(rel), i + 1);
+        return false;
+      }
+      case Kind::Jmp: {
+        const int64_t rel = d.imm_size == 1 ? int8_t(d.imm) : int32_t(d.imm);
+        exit_static(next + uint64_t(rel), i + 1);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  void generic(const DecodedInsn& d, const Info& in, uint32_t i, uint64_t ip, uint64_t next) {
+    const bool mem = d.mem();
+    if (mem) {
+      flags_to_memory();
+      linear_address(d, next);
+      tlb_check(in.mem_size, in.writes_mem, ip, i);
+    }
+    if (in.fl == Fl::Use && !host_flags_) restore_flags();
+    if (d.has(kPrefixLock)) e_.byte(0xf0);
+    if (d.has(kPrefixOpSize)) e_.byte(0x66);
+    if (d.last_rep == 0xf3) e_.byte(0xf3);
+    const unsigned reg = in.reg_operand ? h(d.reg) : ((d.modrm >> 3) & 7);
+    const unsigned rm = mem ? unsigned(H_RCX) : unsigned(h(d.rm));
+    e_.rex(d.rex_w(), in.reg_operand ? reg : 0, 0, rm, in.byte_regs);
+    if (d.map() == kMap0F) e_.byte(0x0f);
+    e_.byte(d.opcode());
+    if (mem) {
+      e_.byte(uint8_t(((reg & 7) << 3) | (H_RCX & 7)));  // [rcx]
+    } else {
+      e_.modrm_reg(reg, rm);
+    }
+    e_.bytes(d.imm, d.imm_size);
+    if (in.fl != Fl::None) host_flags_ = true;
+  }
+
+  // ALU AL/eAX, imm and TEST AL/eAX, imm as their ModRM forms on the mapped RAX.
+  void acc_imm(const DecodedInsn& d, const Info& in) {
+    if (in.fl == Fl::Use && !host_flags_) restore_flags();
+    const unsigned op = d.opcode();
+    const bool test = op == 0xa8 || op == 0xa9;
+    const unsigned digit = test ? 0 : op >> 3;
+    const uint8_t r = h(RAX);
+    if (d.has(kPrefixOpSize)) e_.byte(0x66);
+    e_.rex(d.rex_w(), 0, 0, r, in.byte_regs);
+    e_.byte(in.byte_regs ? (test ? 0xf6 : 0x80) : (test ? 0xf7 : 0x81));
+    e_.modrm_reg(digit, r);
+    e_.bytes(d.imm, in.byte_regs ? 1 : (d.osize == 2 ? 2 : 4));
+    host_flags_ = true;
+  }
+
+  void mov_imm(const DecodedInsn& d, const Info& in) {
+    const uint8_t r = h(in.opreg);
+    if (in.byte_regs) {
+      e_.rex(false, 0, 0, r, true);
+      e_.byte(uint8_t(0xb0 + (r & 7)));
+      e_.byte(uint8_t(d.imm));
+    } else if (d.osize == 2) {
+      e_.byte(0x66);
+      e_.rex(false, 0, 0, r);
+      e_.byte(uint8_t(0xb8 + (r & 7)));
+      e_.bytes(d.imm, 2);
+    } else if (d.osize == 4) {
+      e_.rex(false, 0, 0, r);
+      e_.byte(uint8_t(0xb8 + (r & 7)));
+      e_.u32(uint32_t(d.imm));
+    } else {
+      e_.rex(true, 0, 0, r);
+      e_.byte(uint8_t(0xb8 + (r & 7)));
+      e_.bytes(d.imm, 8);
+    }
+  }
+
+  void emit_stubs(const Block& b, const uint8_t* code) {
+    uint8_t* restart = nullptr;  // writes the state back and leaves at the block's start
+    std::vector<uint8_t*> to_restart;
+    for (const Stub& s : stubs_) {
+      e_.patch(s.fixup, e_.here());
+      if (s.save_flags) save_flags();
+      if (s.kind == StubKind::Loop) {
+        // One turn done: count it against the poll, check the code is unchanged, go on.
+        e_.op_mem(0x81, 5, field(L_.poll), false);  // sub dword [rbp+poll], k
+        e_.u32(s.k);
+        to_restart.push_back(e_.jump32(0xe));  // jle
+        e_.mov_imm(H_RCX, reinterpret_cast<uint64_t>(code));
+        e_.mov_imm(H_RDX, reinterpret_cast<uint64_t>(b.bytes()));
+        const unsigned len = b.length;
+        auto compare_at = [&](unsigned off, bool qword) {
+          if (qword) {
+            e_.load(H_RAX, Mem{H_RCX, kNone, 0, int32_t(off)});
+            e_.op_mem(0x3b, H_RAX, Mem{H_RDX, kNone, 0, int32_t(off)});
+          } else {
+            e_.rex(false, 0, 0, 0);
+            e_.byte(0x0f);  // movzx eax, byte [rcx+off]
+            e_.byte(0xb6);
+            e_.modrm_mem(H_RAX, Mem{H_RCX, kNone, 0, int32_t(off)});
+            e_.op_mem(0x3a, H_RAX, Mem{H_RDX, kNone, 0, int32_t(off)}, false);  // cmp al, [rdx+off]
+          }
+          to_restart.push_back(e_.jump32(5));  // jne
+        };
+        if (len >= 8) {
+          for (unsigned off = 0; off + 8 < len; off += 8) compare_at(off, true);
+          compare_at(len - 8, true);
+        } else {
+          for (unsigned off = 0; off < len; ++off) compare_at(off, false);
+        }
+        e_.patch(e_.jump32(-1), loop_head_);
+        continue;
+      }
+      writeback();
+      e_.mov_imm(H_RAX, s.rip);
+      e_.store(field(L_.rip), H_RAX);
+      epilogue(s.kind == StubKind::Side ? (s.k | kJitSideExit) : s.k);
+    }
+    if (!to_restart.empty()) {
+      restart = e_.here();
+      writeback();
+      e_.mov_imm(H_RAX, start_rip_);
+      e_.store(field(L_.rip), H_RAX);
+      epilogue(0);
+      for (uint8_t* f : to_restart) e_.patch(f, restart);
+    }
+  }
+
+  Emitter& e_;
+  const JitLayout& L_;
+  bool user_;
+  uint8_t map_[17];
+  std::vector<uint8_t> mapped_;
+  std::vector<Info> infos_;
+  unsigned n_ = 0;
+  uint64_t start_rip_ = 0;
+  uint8_t* loop_head_ = nullptr;
+  bool host_flags_ = false;
+  bool bad_ = false;
+  std::vector<Stub> stubs_;
+};
+
+}  // namespace
+
+JitCache::JitCache() {
+  void* p = mmap(nullptr, kArenaBytes, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                 -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  arena_ = static_cast<uint8_t*>(p);
+}
+
+JitCache::~JitCache() { munmap(arena_, kArenaBytes); }
+
+bool JitCache::host_supported() {
+#if defined(__x86_64__)
+  return host().lahf;
+#else
+  return false;
+#endif
+}
+
+JitEntry JitCache::translate(const Block& b, uint64_t rip, const uint8_t* code, bool user, const JitLayout& layout) {
+  if (b.mode != CpuMode::Long64) return nullptr;
+  Emitter e(arena_ + used_, kArenaBytes - used_);
+  Translator t(e, layout, user);
+  if (!t.plan(b)) return nullptr;
+  JitEntry entry = t.emit(b, rip, code);
+  if (!entry) {
+    full_ = true;
+    return nullptr;
+  }
+  used_ = (used_ + e.size() + 15) & ~size_t(15);
+  return entry;
+}
+
+}  // namespace vireo::emu
