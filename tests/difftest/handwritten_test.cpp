@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <set>
+#include <string>
 #include <memory>
 
 #include "difftest/disassembler.h"
@@ -550,6 +552,144 @@ const std::vector<HandCase>& cases() {
       {"ud_66_before_vex", Family::Bmi, {0x66, 0xC4, 0xE2, 0x70, 0xF2, 0xC2},  // 66 andn eax, ecx, edx
        nullptr,
        [](const TestCase&, const Result& r) { expect_exception(r, 6, 0, C); }},
+      // ---- code the translation tier (cpu/emu/jit.h) handles in its own ways ----
+      // A loop that branches back inside its block and runs past several interrupt
+      // polls (256 instructions each).
+      {"loop_back_across_polls", Family::Cond,
+       {0xB9, 0xE8, 0x03, 0x00, 0x00,  // mov ecx, 1000
+        0x48, 0x01, 0xC8,              // l: add rax, rcx
+        0x48, 0xC1, 0xC0, 0x03,        // rol rax, 3
+        0x48, 0x31, 0xD0,              // xor rax, rdx
+        0xFF, 0xC9,                    // dec ecx
+        0x75, 0xF2},                   // jnz l
+       nullptr,
+       [](const TestCase& t, const Result& r) {
+         expect_completed(t, r);
+         uint64_t rax = t.gpr[RAX];
+         for (uint64_t c = 1000; c > 0; --c) {
+           rax += c;
+           rax = (rax << 3) | (rax >> 61);
+           rax ^= t.gpr[RDX];
+         }
+         EXPECT_EQ(r.gpr[RAX], rax);
+         EXPECT_EQ(r.gpr[RCX], 0u);
+         expect_flags(r, kCF | kZF | kSF | kOF, kZF);
+         expect_unchanged_except(t, r, {RAX, RCX});
+       }},
+      // Loads and stores in a loop: the first store to the destination page leaves
+      // translated code (the page is not yet dirty), the next ones stay in it.
+      {"loop_copy_add", Family::Stack,
+       {0x31, 0xC9,                                      // xor ecx, ecx
+        0x48, 0x8B, 0x04, 0xCB,                          // l: mov rax, [rbx + rcx*8]
+        0x48, 0x01, 0xD0,                                // add rax, rdx
+        0x48, 0x89, 0x84, 0xCB, 0x00, 0x10, 0x00, 0x00,  // mov [rbx + rcx*8 + 0x1000], rax
+        0xFF, 0xC1,                                      // inc ecx
+        0x81, 0xF9, 0x2C, 0x01, 0x00, 0x00,              // cmp ecx, 300
+        0x72, 0xE7},                                     // jb l
+       [](TestCase& t) { t.gpr[RBX] = kDataGpa; },
+       [](const TestCase& t, const Result& r) {
+         expect_completed(t, r);
+         for (uint64_t i = 0; i < 300; ++i) {
+           uint64_t src;
+           std::memcpy(&src, t.data.data() + 8 * i, 8);
+           ASSERT_EQ(data_qword(r, kDataGpa + 0x1000 + 8 * i), src + t.gpr[RDX]) << "qword " << i;
+         }
+         EXPECT_EQ(r.gpr[RCX], 300u);
+         expect_flags(r, kCF | kZF | kSF | kOF, kZF);
+         expect_unchanged_except(t, r, {RAX, RCX});
+       }},
+      // CALL, PUSH reg, PUSH imm, POP, RET through the stack.
+      {"call_push_pop_ret", Family::Stack,
+       {0xE8, 0x06, 0x00, 0x00, 0x00,  // call f
+        0x48, 0x83, 0xC0, 0x01,        // add rax, 1
+        0xEB, 0x0F,                    // jmp end
+        0x53,                          // f: push rbx
+        0x6A, 0x55,                    // push 0x55
+        0xBB, 0x07, 0x00, 0x00, 0x00,  // mov ebx, 7
+        0x48, 0x6B, 0xC3, 0x03,        // imul rax, rbx, 3
+        0x5A,                          // pop rdx
+        0x5B,                          // pop rbx
+        0xC3},                         // ret
+       nullptr,
+       [](const TestCase& t, const Result& r) {
+         expect_completed(t, r);
+         EXPECT_EQ(r.gpr[RAX], 22u);
+         EXPECT_EQ(r.gpr[RDX], 0x55u);
+         EXPECT_EQ(r.gpr[RSP], kInitialRsp);
+         EXPECT_EQ(stack_qword(r, kInitialRsp - 8), C + 5);
+         EXPECT_EQ(stack_qword(r, kInitialRsp - 16), t.gpr[RBX]);
+         EXPECT_EQ(stack_qword(r, kInitialRsp - 24), 0x55u);
+         expect_unchanged_except(t, r, {RAX, RDX});
+       }},
+      // The carry of an ADD survives a load and a store before ADC reads it; byte
+      // registers SIL, DIL, R8B.
+      {"flags_survive_memory_access", Family::Alu,
+       {0x48, 0x01, 0xD8,              // add rax, rbx
+        0x48, 0x8B, 0x16,              // mov rdx, [rsi]
+        0x48, 0x89, 0x56, 0x08,        // mov [rsi + 8], rdx
+        0x48, 0x83, 0xD1, 0x00,        // adc rcx, 0
+        0x40, 0x0F, 0x92, 0xC7,        // setc dil
+        0x40, 0xB6, 0x80,              // mov sil, 0x80
+        0x40, 0x00, 0xF6,              // add sil, sil
+        0x41, 0x0F, 0x94, 0xC0},       // setz r8b
+       [](TestCase& t) { t.gpr[RAX] = ~0ull; t.gpr[RBX] = 2; t.gpr[RSI] = D; },
+       [](const TestCase& t, const Result& r) {
+         expect_completed(t, r);
+         uint64_t v;
+         std::memcpy(&v, t.data.data() + (D - kDataGpa), 8);
+         EXPECT_EQ(r.gpr[RAX], 1u);
+         EXPECT_EQ(r.gpr[RDX], v);
+         EXPECT_EQ(data_qword(r, D + 8), v);
+         EXPECT_EQ(r.gpr[RCX], t.gpr[RCX] + 1);
+         EXPECT_EQ(r.gpr[RDI], t.gpr[RDI] & ~0xffull);
+         EXPECT_EQ(r.gpr[RSI], (D & ~0xffull));
+         EXPECT_EQ(r.gpr[R8], (t.gpr[R8] & ~0xffull) | 1);
+         expect_flags(r, kCF | kZF | kSF | kOF | kPF, kCF | kZF | kOF | kPF);
+       }},
+      // R12 and R13 as bases (SIB and displacement forms in host code too), a load
+      // that crosses a page boundary.
+      {"r12_r13_bases_page_crossing", Family::Movx,
+       {0x49, 0x8B, 0x04, 0x24,                    // mov rax, [r12]
+        0x49, 0x89, 0x45, 0x00,                    // mov [r13], rax
+        0x49, 0x8B, 0x9D, 0xFC, 0x0F, 0x00, 0x00,  // mov rbx, [r13 + 0xffc]
+        0x4F, 0x8D, 0x74, 0x6C, 0x10},             // lea r14, [r12 + r13*2 + 0x10]
+       [](TestCase& t) { t.gpr[R12] = D; t.gpr[R13] = kDataGpa + 0x1000; },
+       [](const TestCase& t, const Result& r) {
+         expect_completed(t, r);
+         uint64_t v, crossing;
+         std::memcpy(&v, t.data.data() + (D - kDataGpa), 8);
+         std::memcpy(&crossing, t.data.data() + 0x1ffc, 8);
+         EXPECT_EQ(r.gpr[RAX], v);
+         EXPECT_EQ(data_qword(r, kDataGpa + 0x1000), v);
+         EXPECT_EQ(r.gpr[RBX], crossing);
+         EXPECT_EQ(r.gpr[R14], D + 2 * (kDataGpa + 0x1000) + 0x10);
+         expect_unchanged_except(t, r, {RAX, RBX, R14});
+       }},
+      // RET to a non-canonical address: #GP(0) at the RET, the stack untouched by it.
+      {"ret_non_canonical_gp", Family::Stack,
+       {0x48, 0xB8, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0x00, 0x00,  // mov rax, 0x800000000000
+        0x50,                                                        // push rax
+        0xC3},                                                       // ret
+       nullptr,
+       [](const TestCase&, const Result& r) {
+         ASSERT_EQ(r.outcome, Outcome::Exception) << r.message;
+         EXPECT_EQ(r.vector, 13u) << vector_name(r.vector);
+         EXPECT_EQ(r.error_code, 0u);
+         EXPECT_EQ(r.rip, C + 11);
+         EXPECT_EQ(r.gpr[RSP], kInitialRsp - 8);
+       }},
+      // A store to the read-only code page: #PF (present, write, user) at the store.
+      {"store_to_read_only_page_pf", Family::Movx,
+       {0xB8, 0x01, 0x00, 0x00, 0x00,  // mov eax, 1
+        0x48, 0x89, 0x03},             // mov [rbx], rax
+       [](TestCase& t) { t.gpr[RBX] = C; },
+       [](const TestCase&, const Result& r) {
+         ASSERT_EQ(r.outcome, Outcome::Exception) << r.message;
+         EXPECT_EQ(r.vector, 14u) << vector_name(r.vector);
+         EXPECT_EQ(r.error_code, 7u);
+         EXPECT_EQ(r.rip, C + 5);
+         EXPECT_EQ(r.gpr[RAX], 1u);
+       }},
       // ---- faults (SDM vol. 3, 4.7 and 6.15) ----
       {"pf_read_not_present", Family::Fault, {0x48, 0x8B, 0x04, 0x25, 0x00, 0x00, 0x00, 0x00},  // mov rax, [0]
        nullptr,
@@ -693,17 +833,22 @@ KvmRing3Runner* cpu_runner(std::string& why) {
   return runner.get();
 }
 
-EmuRunner* emu_runner(std::string& why) {
-  static std::unique_ptr<EmuRunner> runner;
-  static std::string reason;
-  static bool tried = false;
+// The interpreter alone, or (`translated`) with every block translated the first
+// time it runs.
+EmuRunner* emu_runner(std::string& why, bool translated = false) {
+  static std::unique_ptr<EmuRunner> runners[2];
+  static std::string reasons[2];
+  static bool tried_[2] = {false, false};
+  std::unique_ptr<EmuRunner>& runner = runners[translated];
+  std::string& reason = reasons[translated];
+  bool& tried = tried_[translated];
   if (!tried) {
     tried = true;
     if (!EmuRunner::available()) {
       reason = "the interpreter is not in this build";
     } else {
       try {
-        runner = std::make_unique<EmuRunner>();
+        runner = std::make_unique<EmuRunner>(2000, translated);
       } catch (const Error& e) {
         reason = e.what();
       }
@@ -739,10 +884,10 @@ TEST_P(DifftestHandwritten, Cpu) {
   hc.check(tc, r);
 }
 
-TEST_P(DifftestHandwritten, Interpreter) {
-  const HandCase& hc = cases()[GetParam()];
+// The emulator (interpreter alone, or with translation) runs the case and its check.
+void run_on_emulator(const HandCase& hc, bool translated) {
   std::string why;
-  EmuRunner* runner = emu_runner(why);
+  EmuRunner* runner = emu_runner(why, translated);
   if (!runner) GTEST_SKIP() << "no interpreter: " << why;
   TestCase tc = base_case(hc);
   Result r = runner->run(tc);
@@ -761,6 +906,25 @@ TEST_P(DifftestHandwritten, Interpreter) {
     GTEST_SKIP() << "known interpreter divergence: " << hc.known_interpreter_issue << " (first failure: "
                  << failures.GetTestPartResult(0).message() << ")";
   std::printf("note: known interpreter issue \"%s\" no longer shows: remove its marker\n", hc.known_interpreter_issue);
+}
+
+TEST_P(DifftestHandwritten, Interpreter) { run_on_emulator(cases()[GetParam()], false); }
+
+// The same cases with the translation tier: each block is translated the first time
+// it runs, so every translated instruction form the cases contain is checked.
+TEST_P(DifftestHandwritten, Translated) {
+  const HandCase& hc = cases()[GetParam()];
+  std::string why;
+  EmuRunner* runner = emu_runner(why, true);
+  const uint64_t before = runner ? runner->translated_instructions() : 0;
+  run_on_emulator(hc, true);
+  // The cases written for the translation tier must really have run through it.
+  static const std::set<std::string> for_translation = {
+      "loop_back_across_polls", "loop_copy_add", "call_push_pop_ret", "flags_survive_memory_access",
+      "r12_r13_bases_page_crossing", "ret_non_canonical_gp", "store_to_read_only_page_pf"};
+  if (runner && for_translation.count(hc.name)) {
+    EXPECT_GT(runner->translated_instructions(), before) << "no instruction of the case ran as translated code";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, DifftestHandwritten, ::testing::Range<size_t>(0, cases().size()),

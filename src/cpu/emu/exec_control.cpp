@@ -28,9 +28,13 @@ void exec_call_rel(EmuCpu& c, const DecodedInsn& d) {
 
 void exec_ret(EmuCpu& c, const DecodedInsn& d) {
   unsigned size = branch_size(c, d);
+  const uint64_t rsp = c.s.gpr[RSP];
   uint64_t target = c.pop(size);
+  if (c.mode() == CpuMode::Long64 && !c.is_canonical(target)) {
+    c.s.gpr[RSP] = rsp;  // a faulting RET leaves RSP as it was
+    c.fault(kGP, 0);
+  }
   if (d.opcode() == 0xc2) c.set_sp(c.s.gpr[RSP] + (d.imm & 0xffff));
-  if (c.mode() == CpuMode::Long64 && !c.is_canonical(target)) c.fault(kGP, 0);
   c.jump(target, size);
 }
 

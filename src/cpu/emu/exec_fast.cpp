@@ -342,8 +342,12 @@ void call64(EmuCpu& c, const DecodedInsn& d) {
   c.next_rip = target;
 }
 void ret64(EmuCpu& c, const DecodedInsn&) {
+  const uint64_t rsp = c.s.gpr[RSP];
   const uint64_t target = c.pop(8);
-  if (!c.is_canonical(target)) c.fault(kGP, 0);
+  if (!c.is_canonical(target)) {
+    c.s.gpr[RSP] = rsp;  // a faulting RET leaves RSP as it was
+    c.fault(kGP, 0);
+  }
   c.next_rip = target;
 }
 void push64(EmuCpu& c, const DecodedInsn& d) { c.push(c.s.gpr[opcode_reg(d)], 8); }
