@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Boot time of the default Debian guest under vireo's emulator beside QEMU TCG and Bochs.
 
-Runs, alternating in one run, `vireo run --accel emu`,
+Runs, alternating in one run, `vireo run --accel emu` (and with `--jit off`, the interpreter
+alone),
 `qemu-system-x86_64 -M microvm -accel tcg` and Debian's Bochs on the same kernel,
 initramfs, memory and vCPUs; measures the time from launch to the guest's ready marker
 ("vireo-guest: ready") and to process exit after the guest powers off, and the peak
@@ -225,6 +226,7 @@ def main():
     ap.add_argument("--cpus", type=int, default=1)
     ap.add_argument("--memory", type=int, default=256, help="MiB")
     ap.add_argument("--timeout", type=float, default=600, help="seconds per vireo or QEMU boot")
+    ap.add_argument("--no-interp", action="store_true", help="skip vireo with --jit off (the interpreter alone)")
     ap.add_argument("--no-bochs", action="store_true", help="skip Bochs (its boot takes minutes)")
     ap.add_argument("--bochs-timeout", type=float, default=900, help="seconds per Bochs boot")
     ap.add_argument("--bochs-ips", type=int, default=40_000_000,
@@ -239,11 +241,12 @@ def main():
     # guest calibrates its TSC against the PIT instead (see the docstring).
     cmdline = "console=ttyS0 quiet tsc_early_khz=1000000 -- true"
     bochs_cmdline = "console=ttyS0 quiet -- true"
-    machines = [
-        DirectBootMachine("vireo emu", [os.path.join(args.build, "vireo"), "-q", "run", "--accel", "emu",
-                                        "--kernel", kernel, "--initrd", initrd, "--memory", f"{args.memory}M",
-                                        "--cpus", str(args.cpus), "--cmdline", cmdline], args.timeout),
-    ]
+    def vireo(jit):
+        return [os.path.join(args.build, "vireo"), "-q", "run", "--accel", "emu", "--jit", jit, "--kernel", kernel,
+                "--initrd", initrd, "--memory", f"{args.memory}M", "--cpus", str(args.cpus), "--cmdline", cmdline]
+    machines = [DirectBootMachine("vireo emu", vireo("on"), args.timeout)]
+    if not args.no_interp:
+        machines.append(DirectBootMachine("vireo int", vireo("off"), args.timeout))
     qemu = shutil.which("qemu-system-x86_64")
     if qemu:
         machines.append(DirectBootMachine(
@@ -286,6 +289,9 @@ def main():
         m = med[name]
         print(f"  {name:10s}: ready {m['ready']:7.2f} s   exit {m['exit']:7.2f} s   peak RSS {m['rss_mib']:7.1f} MiB")
     v = med["vireo emu"]
+    if "vireo int" in med:
+        i = med["vireo int"]
+        print(f"  translation: vireo with --jit off takes {i['ready'] / v['ready']:.2f}x as long to ready")
     if "qemu tcg" in med:
         print_ratio("qemu", v, med["qemu tcg"])
         print("   (targets: time <= 3x, RSS < 1x)")

@@ -13,7 +13,9 @@
 //   native   the kernel's bytes from the image, copied into executable memory of
 //            this process and called (ring 3 on the host CPU; on this project's
 //            PVM hosts that is also where KVM runs ring-3 guest code)
-//   vireo    vireo run --accel emu --device debug-exit --kernel IMAGE (64-bit entry)
+//   vireo    vireo run --accel emu --device debug-exit --kernel IMAGE (64-bit entry),
+//            hot blocks translated to host code (the default)
+//   vireo-int the same with --jit off: the interpreter alone
 //   qemu     qemu-system-x86_64 -accel tcg -M microvm -kernel IMAGE with
 //            isa-debug-exit (the image's 32-bit entry builds its own page tables)
 //   bochs    the image as a 1.44 MB floppy (its boot sector loads the rest) with
@@ -193,13 +195,17 @@ struct ProcessMachine : Machine {
   }
 };
 
+// vireo's emulator as it runs by default (hot blocks translated), or (`interp`)
+// with --jit off: the interpreter alone.
 struct VireoMachine : ProcessMachine {
-  explicit VireoMachine(const fs::path& d) {
-    name = "vireo";
+  bool interp;
+  VireoMachine(const fs::path& d, bool interpreter_only) : interp(interpreter_only) {
+    name = interp ? "vireo-int" : "vireo";
     dir = d;
   }
   std::vector<std::string> command(const fs::path& image) override {
-    return {VIREO_BINARY, "run", "--accel", "emu", "-m", "256M", "--device", "debug-exit", "--kernel", image.string()};
+    return {VIREO_BINARY, "run",        "--accel", "emu",  "--jit",   interp ? "off" : "on",
+            "-m",         "256M",       "--device", "debug-exit", "--kernel", image.string()};
   }
 };
 
@@ -272,7 +278,10 @@ int main(int argc, char** argv) {
     TempDir tmp;
     std::vector<std::unique_ptr<Machine>> machines;
     if (wanted("native")) machines.push_back(std::make_unique<NativeMachine>());
-    if (wanted("vireo")) machines.push_back(std::make_unique<VireoMachine>(tmp.path));
+    if (wanted("vireo")) {
+      machines.push_back(std::make_unique<VireoMachine>(tmp.path, false));
+      machines.push_back(std::make_unique<VireoMachine>(tmp.path, true));
+    }
     if (wanted("qemu")) {
       if (have_program("qemu-system-x86_64")) {
         machines.push_back(std::make_unique<QemuMachine>(tmp.path));
@@ -326,6 +335,8 @@ int main(int argc, char** argv) {
           std::printf("  vireo vs QEMU TCG (time ratio): %8.2fx  (target <= 3)\n", rate["qemu-tcg"] / v);
         if (rate.count("bochs"))
           std::printf("  vireo vs Bochs (time ratio)   : %8.2fx  (target < 1)\n", rate["bochs"] / v);
+        if (rate.count("vireo-int"))
+          std::printf("  translation speed-up         : %8.1fx  (vireo with --jit off / vireo)\n", v / rate["vireo-int"]);
       }
     }
   } catch (const Error& e) {
