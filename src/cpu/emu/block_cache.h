@@ -59,7 +59,8 @@ struct Block {
   // hash table, and used only after the same checks as a hash hit.
   Block* successors[2];
   // Its translation (jit.h) for code at guest-virtual jit_rip running at CPL 3
-  // (jit_user) or below, once it has run often enough (heat).
+  // (jit_user) or below, once it has run often enough (heat; once translated, heat
+  // counts the side exits before its first instruction in a row).
   JitEntry jit;
   uint64_t jit_rip;
   uint32_t heat;

@@ -620,6 +620,7 @@ void EmuCpu::translate_block(Block* b, const uint8_t* code) {
     b->jit = entry;
     b->jit_rip = s.rip;
     b->jit_user = user();
+    b->heat = 0;  // from now on: side exits before the first instruction in a row
     ++jit_translations;
     return;
   }
@@ -645,7 +646,19 @@ void EmuCpu::run_translated(Block* b) {
   jit_instructions += done;
   poll_countdown_ -= int(k);
   s.flags.set_arith(rf::kArith, rflags_from_jit_flags(jit_flags_));
-  if (r & kJitSideExit) jit_skip_once_ = true;
+  if (!(r & kJitSideExit)) {
+    b->heat = 0;
+    return;
+  }
+  jit_skip_once_ = true;
+  // A translation that keeps leaving before its first instruction (an MMIO access
+  // there) only costs: after 8 such exits in a row the block stays interpreted.
+  if (k == 0 && ++b->heat >= 8) {
+    b->jit = nullptr;
+    b->heat = UINT32_MAX;
+  } else if (k != 0) {
+    b->heat = 0;
+  }
 }
 
 // Runs blocks from RIP until an interrupt/stop poll is due (poll_countdown_, which
