@@ -27,10 +27,12 @@ run: build guest
 test: build guest
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
 
-# make difftest N=1000000: N random cases, the interpreter against the CPU.
+# make difftest N=1000000: N random cases, the interpreter against the CPU
+# (JIT=1: with every block translated to host code first).
 N ?= 100000
+JIT ?=
 difftest: build
-	@$(BUILD)/tests/difftest/vireo_difftest --count $(N)
+	@$(BUILD)/tests/difftest/vireo_difftest --count $(N) $(if $(JIT),--jit)
 
 bench: build guest
 	@scripts/install-deps.sh --bench
