@@ -48,6 +48,68 @@ patch:
   EXPECT_GT(m.cpu().jit_instructions, 0u);
 }
 
+// A block that jumps to another whose code it rewrites: once the exit is chained to
+// the second block's translation, that translation must still see each new
+// immediate (it compares its bytes at its chained entry).
+TEST(EmuJit, AChainedBlockSeesItsCodeRewritten) {
+  if (!jit_here()) GTEST_SKIP() << "this host cannot run translated code";
+  EmuTestMachine m;
+  m.load(R"(
+  mov ecx, 1000
+  xor eax, eax
+top:
+  mov edx, ecx
+  shr edx, 5
+  mov [rel patch + 3], dl
+  jmp patch
+patch:
+  add rax, 1              ; 48 83 C0 ib
+  dec ecx
+  jnz top
+  hlt
+)");
+  X86CpuState st = m.run_to_hlt();
+  uint64_t rax = 0;
+  for (uint64_t c = 1000; c > 0; --c) rax += (c >> 5) & 0xff;
+  EXPECT_EQ(st.gpr[RAX], rax);
+  EXPECT_GT(m.cpu().jit_instructions, 0u);
+}
+
+// A chained exit into another page: when the guest maps that virtual page to other
+// code (a new PTE and INVLPG), the exit must reach the new code, not the translation
+// of the old one.
+TEST(EmuJit, AChainedExitFollowsARemappedPage) {
+  if (!jit_here()) GTEST_SKIP() << "this host cannot run translated code";
+  EmuTestMachine m;
+  m.load(R"(
+  mov qword [PTE_ADDR(0x13000)], 0x11000 | 7
+  invlpg [0x13000]
+  mov ecx, 100
+  xor eax, eax
+top:
+  cmp ecx, 50
+  jne go
+  mov qword [PTE_ADDR(0x13000)], 0x12000 | 7
+  invlpg [0x13000]
+go:
+  jmp 0x13000
+back:
+  dec ecx
+  jnz top
+  hlt
+
+section first start=0x11000 vstart=0x13000
+  add rax, 1
+  jmp back
+section second start=0x12000 vstart=0x13000
+  add rax, 100
+  jmp back
+)");
+  X86CpuState st = m.run_to_hlt();
+  EXPECT_EQ(st.gpr[RAX], 50u * 1 + 50u * 100);
+  EXPECT_GT(m.cpu().jit_instructions, 0u);
+}
+
 // A translated loop without end still polls: kick() stops the vCPU.
 TEST(EmuJit, AnEndlessTranslatedLoopStops) {
   if (!jit_here()) GTEST_SKIP() << "this host cannot run translated code";

@@ -41,6 +41,7 @@ Block* BlockCache::insert(uint64_t pa, CpuMode mode, const BlockInsn* insns, uns
   b->length = static_cast<uint8_t>(length);
   b->successors[0] = b->successors[1] = nullptr;
   b->jit = nullptr;
+  b->jit_chained = nullptr;
   b->jit_rip = 0;
   b->heat = 0;
   b->jit_user = false;

@@ -62,6 +62,7 @@ struct Block {
   // (jit_user) or below, once it has run often enough (heat; once translated, heat
   // counts the side exits before its first instruction in a row).
   JitEntry jit;
+  const void* jit_chained;  // its entry for chained exits (JitCode::chained)
   uint64_t jit_rip;
   uint32_t heat;
   bool jit_user;

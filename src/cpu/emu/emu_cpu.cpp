@@ -605,6 +605,8 @@ JitLayout EmuCpu::jit_layout() const {
   l.gs_base = at(&seg_base_[GS]);
   l.poll = at(&poll_countdown_);
   l.flags = at(&jit_flags_);
+  l.tlb = at(&tlb_[0]);
+  l.chain = at(&jit_chain_slot_);
   return l;
 }
 
@@ -615,9 +617,10 @@ void EmuCpu::translate_block(Block* b, const uint8_t* code) {
     jit_->clear();
     jit_generation_ = blocks_.generation();
   }
-  JitEntry entry = jit_->translate(*b, s.rip, code, user(), jit_layout_);
-  if (entry) {
-    b->jit = entry;
+  const JitCode out = jit_->translate(*b, s.rip, code, user(), jit_layout_);
+  if (out.entry) {
+    b->jit = out.entry;
+    b->jit_chained = out.chained;
     b->jit_rip = s.rip;
     b->jit_user = user();
     b->heat = 0;  // from now on: side exits before the first instruction in a row
@@ -636,10 +639,23 @@ void EmuCpu::translate_block(Block* b, const uint8_t* code) {
   b->heat = UINT32_MAX;
 }
 
+// Lets the exit whose slot this is go straight on into b's translation (b is the
+// translated block at the slot's target, for the slot's privilege, of this generation).
+void EmuCpu::fill_chain(JitChainSlot* slot, const Block* b) {
+  if (!slot || pending_chain_generation_ != blocks_.generation() || slot->target_rip != s.rip ||
+      slot->user != uint64_t(user()))
+    return;
+  slot->entry = reinterpret_cast<uint64_t>(b->jit_chained);
+  slot->phys_page = b->phys & ~0xfffull;
+}
+
 void EmuCpu::run_translated(Block* b) {
   jit_flags_ = jit_flags_from_rflags(s.flags.arith());
   const int before = poll_countdown_;
+  jit_chain_slot_ = nullptr;
   const uint32_t r = b->jit(this);
+  pending_chain_ = jit_chain_slot_;
+  pending_chain_generation_ = blocks_.generation();
   const uint32_t k = r & ~kJitSideExit;
   const uint64_t done = uint64_t(int64_t(before) - poll_countdown_) + k;
   instructions += done;
@@ -667,6 +683,8 @@ void EmuCpu::run_translated(Block* b) {
 // (then step() runs it here). Faults leave RIP on the faulting instruction.
 void EmuCpu::run_blocks() {
   do {
+    JitChainSlot* const pending = pending_chain_;  // only for the block that comes right after
+    pending_chain_ = nullptr;
     const uint64_t la = (seg_base_[CS] + s.rip) & la_mask_;
     const TlbEntry& e = tlb_[(la >> 12) & (kTlbSize - 1)];
     if (e.tag != (la & ~0xfffull) || !(e.perms & perm_bit(Access::Exec, user())) || !e.host) [[unlikely]] {
@@ -709,12 +727,14 @@ void EmuCpu::run_blocks() {
       jit_skip_once_ = false;
       if (b->jit) {
         if (!skip && b->jit_rip == s.rip && b->jit_user == user()) {
+          fill_chain(pending, b);
           run_translated(b);
           continue;
         }
       } else if (b->heat != UINT32_MAX && ++b->heat >= jit_threshold_ && !skip) {
         translate_block(b, code);
         if (b->jit) {
+          fill_chain(pending, b);
           run_translated(b);
           continue;
         }

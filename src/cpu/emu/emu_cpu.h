@@ -370,6 +370,7 @@ class EmuCpu {
   JitLayout jit_layout() const;
   void translate_block(Block* b, const uint8_t* code);
   void run_translated(Block* b);
+  void fill_chain(JitChainSlot* slot, const Block* b);
   void deliver_fault(const GuestFault& f);
   void finish_debug_flags(const DecodedInsn& d, uint64_t flags_before);
   // #GP(0), or #SS(0) when the last linear address was formed through SS.
@@ -392,6 +393,11 @@ class EmuCpu {
   uint64_t jit_generation_ = 0;    // blocks_.generation() the translations belong to
   bool jit_skip_once_ = false;     // after a side exit: interpret the next block
   uint16_t jit_flags_ = 0;         // the status flags while translated code runs
+  JitChainSlot* jit_chain_slot_ = nullptr;  // set by a translated exit that can chain
+  // The slot of the last translated exit, to fill with the block that comes next
+  // (valid for blocks_.generation() == pending_chain_generation_).
+  JitChainSlot* pending_chain_ = nullptr;
+  uint64_t pending_chain_generation_ = 0;
   Block* last_block_ = nullptr;    // the block run last (a hint for the next lookup)
   uint64_t last_block_generation_ = 0;  // blocks_.generation() when last_block_ was set
   InterruptSource* irq_ = nullptr;

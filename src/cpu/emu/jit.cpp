@@ -131,6 +131,20 @@ class Emitter {
       bytes(v, 8);
     }
   }
+  // mov dst, imm64 with the immediate to be filled in later: returns its position.
+  uint8_t* mov_imm64_placeholder(unsigned dst) {
+    rex(true, 0, 0, dst);
+    byte(uint8_t(0xb8 + (dst & 7)));
+    uint8_t* at = p_;
+    bytes(0, 8);
+    return at;
+  }
+  void fill64(uint8_t* at, uint64_t v) {
+    if (at && !overflow_) std::memcpy(at, &v, 8);
+  }
+  void align(unsigned n) {
+    while ((reinterpret_cast<uintptr_t>(p_) & (n - 1)) && !overflow_) byte(0xcc);
+  }
   // A 32-bit rel32 jump (jcc when cc >= 0, else jmp) to be patched: returns the
   // position of its displacement.
   uint8_t* jump32(int cc) {
@@ -403,7 +417,7 @@ class Translator {
     return n_ > 0;
   }
 
-  JitEntry emit(const Block& b, uint64_t rip, const uint8_t* code) {
+  JitCode emit(const Block& b, uint64_t rip, const uint8_t* code) {
     uint8_t* entry = e_.here();
     start_rip_ = rip;
     // Prologue: callee-saved registers, rbp = the EmuCpu, the guest registers.
@@ -414,6 +428,7 @@ class Translator {
       e_.byte(r);
     }
     e_.mov_rr(H_RBP, 7);           // mov rbp, rdi
+    uint8_t* load_regs = e_.here();
     for (uint8_t g : mapped_) e_.load(h(g), gpr(g));
     loop_head_ = e_.here();
     host_flags_ = false;
@@ -430,8 +445,28 @@ class Translator {
     }
     if (!ended) exit_static(ip, n_);
     emit_stubs(b, code);
-    if (e_.overflow() || bad_) return nullptr;
-    return reinterpret_cast<JitEntry>(entry);
+    // The chained entry: the block's bytes checked, then its registers loaded.
+    uint8_t* chained = e_.here();
+    std::vector<uint8_t*> bail;
+    compare_bytes(b, code, bail);
+    e_.patch(e_.jump32(-1), load_regs);
+    uint8_t* bail_to = e_.here();
+    for (uint8_t* f : bail) e_.patch(f, bail_to);
+    e_.mov_imm(H_RAX, start_rip_);
+    e_.store(field(L_.rip), H_RAX);
+    epilogue(0);
+    // The chain slots.
+    e_.align(8);
+    for (const ChainRef& c : chains_) {
+      uint8_t* slot = e_.here();
+      e_.bytes(0, 8);
+      e_.bytes(c.target, 8);
+      e_.bytes(0, 8);
+      e_.bytes(user_ ? 1 : 0, 8);
+      e_.fill64(c.slot_imm, reinterpret_cast<uint64_t>(slot));
+    }
+    if (e_.overflow() || bad_) return {};
+    return {reinterpret_cast<JitEntry>(entry), chained};
   }
 
  private:
@@ -442,6 +477,10 @@ class Translator {
     bool save_flags;
     uint64_t rip;
     uint32_t k;
+  };
+  struct ChainRef {
+    uint8_t* slot_imm;  // the mov's immediate that receives the slot's address
+    uint64_t target;
   };
 
   // The host register of guest register g (every register an instruction names was
@@ -710,6 +749,69 @@ class Translator {
     }
   }
 
+  // Compares the block's bytes in guest memory with the copy it was decoded from;
+  // each jne to be patched goes into `mismatch`. Clobbers rax, rcx, rdx and the flags.
+  void compare_bytes(const Block& b, const uint8_t* code, std::vector<uint8_t*>& mismatch) {
+    e_.mov_imm(H_RCX, reinterpret_cast<uint64_t>(code));
+    e_.mov_imm(H_RDX, reinterpret_cast<uint64_t>(b.bytes()));
+    const unsigned len = b.length;
+    auto compare_at = [&](unsigned off, bool qword) {
+      if (qword) {
+        e_.load(H_RAX, Mem{H_RCX, kNone, 0, int32_t(off)});
+        e_.op_mem(0x3b, H_RAX, Mem{H_RDX, kNone, 0, int32_t(off)});
+      } else {
+        e_.byte(0x0f);  // movzx eax, byte [rcx+off]
+        e_.byte(0xb6);
+        e_.modrm_mem(H_RAX, Mem{H_RCX, kNone, 0, int32_t(off)});
+        e_.op_mem(0x3a, H_RAX, Mem{H_RDX, kNone, 0, int32_t(off)}, false);  // cmp al, [rdx+off]
+      }
+      mismatch.push_back(e_.jump32(5));  // jne
+    };
+    if (len >= 8) {
+      for (unsigned off = 0; off + 8 < len; off += 8) compare_at(off, true);
+      compare_at(len - 8, true);
+    } else {
+      for (unsigned off = 0; off < len; ++off) compare_at(off, false);
+    }
+  }
+
+  // A static exit: the instructions counted against the poll, then on into the
+  // translation in the exit's chain slot when there is one (and, for another page,
+  // the TLB still maps it as it was), else back to the dispatcher.
+  void chained_exit(uint64_t target, uint32_t k) {
+    writeback();
+    e_.op_mem(0x81, 5, field(L_.poll), false);  // sub dword [rbp+poll], k
+    e_.u32(k);
+    std::vector<uint8_t*> leave;
+    leave.push_back(e_.jump32(0xe));  // jle
+    chains_.push_back({e_.mov_imm64_placeholder(H_RAX), target});
+    e_.store(field(L_.chain), H_RAX);                    // the dispatcher may fill this slot
+    e_.load(H_RDX, Mem{H_RAX, kNone, 0, 0});             // rdx = slot.entry
+    e_.rex(true, H_RDX, 0, H_RDX);                       // test rdx, rdx
+    e_.byte(0x85);
+    e_.modrm_reg(H_RDX, H_RDX);
+    leave.push_back(e_.jump32(4));  // jz
+    if ((target & ~0xfffull) != (start_rip_ & ~0xfffull)) {
+      const int32_t tlb = L_.tlb + int32_t(((target >> 12) & (EmuCpu::kTlbSize - 1)) * sizeof(TlbEntry));
+      e_.mov_imm(H_RCX, target & ~0xfffull);
+      e_.op_mem(0x3b, H_RCX, field(tlb + int32_t(offsetof(TlbEntry, tag))));  // cmp rcx, tag
+      leave.push_back(e_.jump32(5));
+      e_.load(H_RCX, field(tlb + int32_t(offsetof(TlbEntry, phys))));
+      e_.op_mem(0x3b, H_RCX, Mem{H_RAX, kNone, 0, int32_t(offsetof(JitChainSlot, phys_page))});
+      leave.push_back(e_.jump32(5));
+      e_.op_mem(0xf7, 0, field(tlb + int32_t(offsetof(TlbEntry, perms))), false);  // test dword [perms], exec
+      e_.u32(EmuCpu::perm_bit(Access::Exec, user_));
+      leave.push_back(e_.jump32(4));  // jz
+    }
+    e_.byte(0xff);  // jmp rdx
+    e_.modrm_reg(4, H_RDX);
+    uint8_t* out = e_.here();
+    for (uint8_t* f : leave) e_.patch(f, out);
+    e_.mov_imm(H_RAX, target);
+    e_.store(field(L_.rip), H_RAX);
+    epilogue(0);
+  }
+
   void emit_stubs(const Block& b, const uint8_t* code) {
     uint8_t* restart = nullptr;  // writes the state back and leaves at the block's start
     std::vector<uint8_t*> to_restart;
@@ -721,35 +823,18 @@ class Translator {
         e_.op_mem(0x81, 5, field(L_.poll), false);  // sub dword [rbp+poll], k
         e_.u32(s.k);
         to_restart.push_back(e_.jump32(0xe));  // jle
-        e_.mov_imm(H_RCX, reinterpret_cast<uint64_t>(code));
-        e_.mov_imm(H_RDX, reinterpret_cast<uint64_t>(b.bytes()));
-        const unsigned len = b.length;
-        auto compare_at = [&](unsigned off, bool qword) {
-          if (qword) {
-            e_.load(H_RAX, Mem{H_RCX, kNone, 0, int32_t(off)});
-            e_.op_mem(0x3b, H_RAX, Mem{H_RDX, kNone, 0, int32_t(off)});
-          } else {
-            e_.rex(false, 0, 0, 0);
-            e_.byte(0x0f);  // movzx eax, byte [rcx+off]
-            e_.byte(0xb6);
-            e_.modrm_mem(H_RAX, Mem{H_RCX, kNone, 0, int32_t(off)});
-            e_.op_mem(0x3a, H_RAX, Mem{H_RDX, kNone, 0, int32_t(off)}, false);  // cmp al, [rdx+off]
-          }
-          to_restart.push_back(e_.jump32(5));  // jne
-        };
-        if (len >= 8) {
-          for (unsigned off = 0; off + 8 < len; off += 8) compare_at(off, true);
-          compare_at(len - 8, true);
-        } else {
-          for (unsigned off = 0; off < len; ++off) compare_at(off, false);
-        }
+        compare_bytes(b, code, to_restart);
         e_.patch(e_.jump32(-1), loop_head_);
+        continue;
+      }
+      if (s.kind == StubKind::Static) {
+        chained_exit(s.rip, s.k);
         continue;
       }
       writeback();
       e_.mov_imm(H_RAX, s.rip);
       e_.store(field(L_.rip), H_RAX);
-      epilogue(s.kind == StubKind::Side ? (s.k | kJitSideExit) : s.k);
+      epilogue(s.k | kJitSideExit);
     }
     if (!to_restart.empty()) {
       restart = e_.here();
@@ -773,6 +858,7 @@ class Translator {
   bool host_flags_ = false;
   bool bad_ = false;
   std::vector<Stub> stubs_;
+  std::vector<ChainRef> chains_;
 };
 
 }  // namespace
@@ -794,18 +880,18 @@ bool JitCache::host_supported() {
 #endif
 }
 
-JitEntry JitCache::translate(const Block& b, uint64_t rip, const uint8_t* code, bool user, const JitLayout& layout) {
-  if (b.mode != CpuMode::Long64) return nullptr;
+JitCode JitCache::translate(const Block& b, uint64_t rip, const uint8_t* code, bool user, const JitLayout& layout) {
+  if (b.mode != CpuMode::Long64) return {};
   Emitter e(arena_ + used_, kArenaBytes - used_);
   Translator t(e, layout, user);
-  if (!t.plan(b)) return nullptr;
-  JitEntry entry = t.emit(b, rip, code);
-  if (!entry) {
-    full_ = true;
-    return nullptr;
+  if (!t.plan(b)) return {};
+  JitCode out = t.emit(b, rip, code);
+  if (!out.entry) {
+    if (e.overflow()) full_ = true;
+    return {};
   }
   used_ = (used_ + e.size() + 15) & ~size_t(15);
-  return entry;
+  return out;
 }
 
 }  // namespace vireo::emu

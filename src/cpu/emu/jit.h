@@ -34,6 +34,13 @@ namespace vireo::emu {
 struct Block;
 class EmuCpu;
 
+// Translated code: called with the EmuCpu; returns the instructions it retired
+// after its last loop turn (the turns themselves are counted down in the poll
+// counter), with kJitSideExit set when it stopped before an instruction the
+// interpreter must run. It has stored RIP, the registers and the flags.
+using JitEntry = uint32_t (*)(EmuCpu*);
+constexpr uint32_t kJitSideExit = 1u << 31;
+
 // Where translated code finds the CPU's fields: byte offsets from the EmuCpu.
 struct JitLayout {
   int32_t gpr = 0;          // uint64_t[16]: RAX..R15
@@ -42,14 +49,29 @@ struct JitLayout {
   int32_t fs_base = 0, gs_base = 0;
   int32_t poll = 0;         // int: instructions until the next interrupt poll
   int32_t flags = 0;        // uint16_t: the status flags as LAHF (high byte) and SETO (low byte) leave them
+  int32_t tlb = 0;          // TlbEntry[kTlbSize]: the full TLB (code pages of chained blocks)
+  int32_t chain = 0;        // JitChainSlot*: the slot of the last exit that tried to chain
 };
 
-// Translated code: called with the EmuCpu; returns the instructions it retired
-// after its last loop turn (the turns themselves are counted down in the poll
-// counter), with kJitSideExit set when it stopped before an instruction the
-// interpreter must run. It has stored RIP, the registers and the flags.
-using JitEntry = uint32_t (*)(EmuCpu*);
-constexpr uint32_t kJitSideExit = 1u << 31;
+// Chaining: an exit of translated code to a fixed guest address goes straight on into
+// the translation of the block there, without returning to the dispatcher, once the
+// dispatcher has filled the exit's slot. Before jumping, the exit counts its
+// instructions against the interrupt poll and, for a block in another page, checks
+// that the TLB still maps that page to the block's physical page, executable at this
+// privilege; the chained block checks its own bytes against guest memory at its
+// chained entry. A slot whose block went away is refilled, or left empty.
+struct JitChainSlot {
+  uint64_t entry;       // the target translation's chained entry, 0 while none
+  uint64_t target_rip;  // the guest address the exit leaves to
+  uint64_t phys_page;   // the target block's physical page (checked for another page)
+  uint64_t user;        // the privilege the exit's code was translated for
+};
+
+struct JitCode {
+  JitEntry entry = nullptr;     // the entry called by the dispatcher
+  const void* chained = nullptr;  // the entry chained exits jump to (registers stored, flags in memory)
+};
+
 
 // The status flags between EmuCpu's RFLAGS form and the translated code's.
 inline uint16_t jit_flags_from_rflags(uint64_t f) {
@@ -74,7 +96,7 @@ class JitCache {
   // and whose bytes are at `code` in host memory, for code running at CPL 3
   // (`user`) or below. nullptr when not even its first instruction translates or
   // the arena is full (clear() and retry later).
-  JitEntry translate(const Block& b, uint64_t rip, const uint8_t* code, bool user, const JitLayout& layout);
+  JitCode translate(const Block& b, uint64_t rip, const uint8_t* code, bool user, const JitLayout& layout);
   // Forgets every translation (their Blocks must be gone or forget theirs).
   void clear() {
     used_ = 0;
