@@ -45,6 +45,7 @@ Block* BlockCache::insert(uint64_t pa, CpuMode mode, const BlockInsn* insns, uns
   b->jit_rip = 0;
   b->heat = 0;
   b->jit_user = false;
+  b->jit_step_first = false;
   std::memcpy(static_cast<void*>(b->insns()), insns, (count + 1) * sizeof(BlockInsn));
   std::memcpy(const_cast<uint8_t*>(b->bytes()), code, length);
   Block*& head = buckets_[bucket(pa)];

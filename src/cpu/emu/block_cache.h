@@ -59,13 +59,13 @@ struct Block {
   // hash table, and used only after the same checks as a hash hit.
   Block* successors[2];
   // Its translation (jit.h) for code at guest-virtual jit_rip running at CPL 3
-  // (jit_user) or below, once it has run often enough (heat; once translated, heat
-  // counts the side exits before its first instruction in a row).
+  // (jit_user) or below, once it has run often enough (heat).
   JitEntry jit;
   const void* jit_chained;  // its entry for chained exits (JitCode::chained)
   uint64_t jit_rip;
   uint32_t heat;
   bool jit_user;
+  bool jit_step_first;  // untranslated: its first instruction runs alone (JitCode::step_first)
   CpuMode mode;   // the mode the instructions were decoded in
   uint8_t count;  // instructions (1..kMaxInsns)
   uint8_t length; // bytes covered

@@ -17,7 +17,10 @@ struct EmuCpu::FetchedInsn {
 };
 
 namespace {
-constexpr int kPollInterval = 256;  // instructions between interrupt/stop polls (at block ends)
+// Instructions between interrupt/stop polls (at block ends; translated loops count
+// them down too). A port or MMIO access polls right after its instruction, so what a
+// device does (an interrupt it raises, a stop it asks for) is seen at once.
+constexpr int kPollInterval = 2048;
 constexpr uint64_t kPhysAddrMask = 0x000000fffffff000ull;  // MAXPHYADDR 40 (cpuid 0x80000008)
 constexpr uint64_t kPteReservedHigh = 0x000fff0000000000ull;  // bits 51:40
 }  // namespace
@@ -29,9 +32,9 @@ EmuCpu::EmuCpu(const MachineContext& machine, unsigned index)
 
 EmuCpu::~EmuCpu() {
   if (getenv("VIREO_STATS"))
-    fprintf(stderr, "cpu%u: %llu instructions, %llu in translated code (%llu blocks translated)\n", index_,
-            (unsigned long long)instructions, (unsigned long long)jit_instructions,
-            (unsigned long long)jit_translations);
+    fprintf(stderr, "cpu%u: %llu instructions, %llu in translated code (%llu blocks translated, %llu calls)\n",
+            index_, (unsigned long long)instructions, (unsigned long long)jit_instructions,
+            (unsigned long long)jit_translations, (unsigned long long)jit_dispatches);
 }
 
 void EmuCpu::state_changed() {
@@ -187,6 +190,7 @@ uint64_t EmuCpu::phys_read(uint64_t pa, uint8_t* host, unsigned size) {
   if (host) return load_host(host, size);
   uint64_t v = 0;
   machine_.mmio->read(pa, size, v);
+  request_poll();  // a device may have raised an interrupt or stopped the vCPU
   return v;
 }
 
@@ -196,6 +200,7 @@ void EmuCpu::phys_write(uint64_t pa, uint8_t* host, unsigned size, uint64_t v) {
     return;
   }
   machine_.mmio->write(pa, size, v);
+  request_poll();
 }
 
 // An access through SS that runs from a canonical page into a non-canonical one
@@ -482,10 +487,14 @@ void EmuCpu::check_io_privilege() {
 uint64_t EmuCpu::port_in(uint16_t port, unsigned size) {
   uint64_t v = 0;
   machine_.pio->read(port, size, v);
+  request_poll();  // a device may have raised an interrupt or stopped the vCPU
   return v;
 }
 
-void EmuCpu::port_out(uint16_t port, unsigned size, uint64_t value) { machine_.pio->write(port, size, value); }
+void EmuCpu::port_out(uint16_t port, unsigned size, uint64_t value) {
+  machine_.pio->write(port, size, value);
+  request_poll();
+}
 
 uint64_t EmuCpu::read_tsc() const {
   // A constant-rate 1 GHz TSC (CPUID 0x15: 25 MHz crystal x 40) from the host's
@@ -607,6 +616,8 @@ JitLayout EmuCpu::jit_layout() const {
   l.flags = at(&jit_flags_);
   l.tlb = at(&tlb_[0]);
   l.chain = at(&jit_chain_slot_);
+  l.jump_cache = at(&jump_cache_.e[0]);
+  l.scratch = at(&jit_scratch_);
   return l;
 }
 
@@ -615,6 +626,7 @@ JitLayout EmuCpu::jit_layout() const {
 void EmuCpu::translate_block(Block* b, const uint8_t* code) {
   if (jit_generation_ != blocks_.generation()) {
     jit_->clear();
+    jump_cache_.clear();
     jit_generation_ = blocks_.generation();
   }
   const JitCode out = jit_->translate(*b, s.rip, code, user(), jit_layout_);
@@ -623,7 +635,6 @@ void EmuCpu::translate_block(Block* b, const uint8_t* code) {
     b->jit_chained = out.chained;
     b->jit_rip = s.rip;
     b->jit_user = user();
-    b->heat = 0;  // from now on: side exits before the first instruction in a row
     ++jit_translations;
     return;
   }
@@ -632,16 +643,23 @@ void EmuCpu::translate_block(Block* b, const uint8_t* code) {
     // stays readable until blocks are built again) runs interpreted this once.
     blocks_.clear();
     jit_->clear();
+    jump_cache_.clear();
     jit_generation_ = blocks_.generation();
     last_block_ = nullptr;
     return;
   }
   b->heat = UINT32_MAX;
+  b->jit_step_first = out.step_first;
 }
 
 // Lets the exit whose slot this is go straight on into b's translation (b is the
 // translated block at the slot's target, for the slot's privilege, of this generation).
 void EmuCpu::fill_chain(JitChainSlot* slot, const Block* b) {
+  JitJumpEntry& j = jump_cache_.e[JitJumpCache::index(s.rip)];
+  j.rip = s.rip;
+  j.phys_page = b->phys & ~0xfffull;
+  j.entry = reinterpret_cast<uint64_t>(b->jit_chained);
+  j.user = user();
   if (!slot || pending_chain_generation_ != blocks_.generation() || slot->target_rip != s.rip ||
       slot->user != uint64_t(user()))
     return;
@@ -650,6 +668,7 @@ void EmuCpu::fill_chain(JitChainSlot* slot, const Block* b) {
 }
 
 void EmuCpu::run_translated(Block* b) {
+  ++jit_dispatches;
   jit_flags_ = jit_flags_from_rflags(s.flags.arith());
   const int before = poll_countdown_;
   jit_chain_slot_ = nullptr;
@@ -662,19 +681,7 @@ void EmuCpu::run_translated(Block* b) {
   jit_instructions += done;
   poll_countdown_ -= int(k);
   s.flags.set_arith(rf::kArith, rflags_from_jit_flags(jit_flags_));
-  if (!(r & kJitSideExit)) {
-    b->heat = 0;
-    return;
-  }
-  jit_skip_once_ = true;
-  // A translation that keeps leaving before its first instruction (an MMIO access
-  // there) only costs: after 8 such exits in a row the block stays interpreted.
-  if (k == 0 && ++b->heat >= 8) {
-    b->jit = nullptr;
-    b->heat = UINT32_MAX;
-  } else if (k != 0) {
-    b->heat = 0;
-  }
+  if (r & kJitSideExit) jit_skip_once_ = true;
 }
 
 // Runs blocks from RIP until an interrupt/stop poll is due (poll_countdown_, which
@@ -685,8 +692,22 @@ void EmuCpu::run_blocks() {
   do {
     JitChainSlot* const pending = pending_chain_;  // only for the block that comes right after
     pending_chain_ = nullptr;
+    if (jit_skip_once_) [[unlikely]] {
+      // Translated code stopped before an instruction it leaves to the interpreter
+      // (a TLB miss, MMIO, ...): that one instruction runs here, then translated
+      // code goes on from the next.
+      jit_skip_once_ = false;
+      step();
+      --poll_countdown_;
+      continue;
+    }
     const uint64_t la = (seg_base_[CS] + s.rip) & la_mask_;
-    const TlbEntry& e = tlb_[(la >> 12) & (kTlbSize - 1)];
+    const TlbEntry* ep = &tlb_[(la >> 12) & (kTlbSize - 1)];
+    // A code page missing from the TLB: walk for it (a fault here is the fetch's,
+    // with RIP on the instruction), so that the block cache serves the first
+    // instruction too.
+    if (ep->tag != (la & ~0xfffull) && mode_ == CpuMode::Long64) ep = &translate(la, Access::Exec, user());
+    const TlbEntry& e = *ep;
     if (e.tag != (la & ~0xfffull) || !(e.perms & perm_bit(Access::Exec, user())) || !e.host) [[unlikely]] {
       step();
       --poll_countdown_;
@@ -723,21 +744,24 @@ void EmuCpu::run_blocks() {
     last_block_ = b;
     last_block_generation_ = blocks_.generation();
     if (jit_) {
-      const bool skip = jit_skip_once_;
-      jit_skip_once_ = false;
       if (b->jit) {
-        if (!skip && b->jit_rip == s.rip && b->jit_user == user()) {
+        if (b->jit_rip == s.rip && b->jit_user == user()) {
           fill_chain(pending, b);
           run_translated(b);
           continue;
         }
-      } else if (b->heat != UINT32_MAX && ++b->heat >= jit_threshold_ && !skip) {
+      } else if (b->heat != UINT32_MAX && ++b->heat >= jit_threshold_) {
         translate_block(b, code);
         if (b->jit) {
           fill_chain(pending, b);
           run_translated(b);
           continue;
         }
+      }
+      if (b->jit_step_first) {
+        step();
+        --poll_countdown_;
+        continue;
       }
     }
     const BlockInsn* first = b->insns();

@@ -98,6 +98,7 @@ class EmuCpu {
   // Blocks translated so far, and instructions retired in translated code.
   uint64_t jit_translations = 0;
   uint64_t jit_instructions = 0;
+  uint64_t jit_dispatches = 0;  // calls into translated code from the dispatcher
 
   // ---- block execution (threaded: each handler dispatches the next) -----------
   // While a block runs, RIP (s.rip) is brought up to date only at its end and when
@@ -391,13 +392,15 @@ class EmuCpu {
   JitLayout jit_layout_;
   unsigned jit_threshold_ = 1;
   uint64_t jit_generation_ = 0;    // blocks_.generation() the translations belong to
-  bool jit_skip_once_ = false;     // after a side exit: interpret the next block
+  bool jit_skip_once_ = false;     // after a side exit: interpret the next instruction
   uint16_t jit_flags_ = 0;         // the status flags while translated code runs
   JitChainSlot* jit_chain_slot_ = nullptr;  // set by a translated exit that can chain
   // The slot of the last translated exit, to fill with the block that comes next
   // (valid for blocks_.generation() == pending_chain_generation_).
   JitChainSlot* pending_chain_ = nullptr;
   uint64_t pending_chain_generation_ = 0;
+  uint64_t jit_scratch_ = 0;
+  JitJumpCache jump_cache_;
   Block* last_block_ = nullptr;    // the block run last (a hint for the next lookup)
   uint64_t last_block_generation_ = 0;  // blocks_.generation() when last_block_ was set
   InterruptSource* irq_ = nullptr;

@@ -174,7 +174,8 @@ class Emitter {
 
 // ---- which instructions translate --------------------------------------------------
 
-enum class Kind : uint8_t { Generic, AccImm, MovImm, Push, PushImm, Pop, Lea, Nop, Jcc, Jmp, Call, Ret, Bswap };
+enum class Kind : uint8_t { Generic, AccImm, MovImm, Push, PushImm, Pop, Lea, Nop, Jcc, Jmp, Call, Ret, Bswap, JmpInd, CallInd,
+                          ShiftCl, MulDiv, Cmpxchg, Convert };
 
 // How an instruction treats the status flags: not at all; it writes all six (so it
 // needs no earlier value); it reads some or writes only some (or leaves some
@@ -279,6 +280,15 @@ bool analyze(const DecodedInsn& d, Info& in) {
       case 0xc0: case 0xc1: case 0xd0: case 0xd1:
         if (digit == 6) return false;
         return generic(Fl::Use, false, !(op & 1), true);
+      case 0xd2: case 0xd3:  // shifts by CL: register forms (host CL is the count)
+        if (digit == 6 || d.mem()) return false;
+        generic(Fl::Use, false, op == 0xd2, true);
+        in.kind = Kind::ShiftCl;
+        return true;
+      case 0x98: case 0x99:  // CWDE/CDQE, CDQ/CQO
+        if (opsize) return false;
+        in.kind = Kind::Convert;
+        return true;
       case 0xc3:
         if (opsize) return false;
         in.kind = Kind::Ret;
@@ -298,15 +308,26 @@ bool analyze(const DecodedInsn& d, Info& in) {
         if (digit <= 1) return generic(Fl::Use, false, op == 0xf6, false);
         if (digit == 2) return generic(Fl::None, false, op == 0xf6, true);
         if (digit == 3) return generic(Fl::All, false, op == 0xf6, true);
+        if (digit >= 4 && digit <= 6 && op == 0xf7 && !opsize && !lock) {  // MUL, IMUL, DIV (not IDIV)
+          generic(Fl::Use, false, false, false);
+          in.kind = Kind::MulDiv;
+          return true;
+        }
         return false;
       case 0xfe: case 0xff:
+        if (op == 0xff && (digit == 2 || digit == 4)) {
+          if (opsize || lock) return false;
+          in.kind = digit == 2 ? Kind::CallInd : Kind::JmpInd;
+          in.mem_size = 8;
+          return true;
+        }
         if (digit > 1) return false;
         return generic(Fl::Use, false, op == 0xfe, true);
       default: return false;
     }
   }
   if (d.map() != kMap0F) return false;
-  if (lock && op != 0xc0 && op != 0xc1 && op != 0xba) return false;
+  if (lock && op != 0xc0 && op != 0xc1 && op != 0xba && op != 0xb1) return false;
   if (rep && !(d.last_rep == 0xf3 && (op == 0xb8 || op == 0xbc || op == 0xbd))) return false;
   if (op >= 0x40 && op <= 0x4f) return generic(Fl::Use, true, false, false);
   if (op >= 0x80 && op <= 0x8f) {
@@ -325,6 +346,15 @@ bool analyze(const DecodedInsn& d, Info& in) {
   switch (op) {
     case 0x1f:
       in.kind = Kind::Nop;
+      return true;
+    case 0x18:  // PREFETCHh: a hint that never faults
+      if (!d.mem() || opsize) return false;
+      in.kind = Kind::Nop;
+      return true;
+    case 0xb1:  // CMPXCHG r/m, r (RAX implicit); not with RAX as the destination register
+      if (!d.mem() && d.rm == RAX) return false;
+      generic(Fl::All, true, false, true);
+      in.kind = Kind::Cmpxchg;
       return true;
     case 0xa3: case 0xab: case 0xb3: case 0xbb:  // BT* r/m, r: register forms only
       if (d.mem()) return false;
@@ -361,11 +391,17 @@ uint32_t guest_regs(const DecodedInsn& d, const Info& in) {
   };
   if (in.opreg != kNone) add(in.opreg);
   switch (in.kind) {
-    case Kind::Push: case Kind::Pop: case Kind::PushImm: case Kind::Call: case Kind::Ret: add(RSP); break;
+    case Kind::Push: case Kind::Pop: case Kind::PushImm: case Kind::Call: case Kind::Ret: case Kind::CallInd:
+      add(RSP);
+      break;
     case Kind::AccImm: add(RAX); break;
+    case Kind::ShiftCl: add(RCX); break;
+    case Kind::MulDiv: case Kind::Convert: add(RAX); add(RDX); break;
+    case Kind::Cmpxchg: add(RAX); break;
     default: break;
   }
-  if (in.kind == Kind::Generic || in.kind == Kind::Lea) {
+  if (in.kind == Kind::Generic || in.kind == Kind::Lea || in.kind == Kind::JmpInd || in.kind == Kind::CallInd ||
+      in.kind == Kind::ShiftCl || in.kind == Kind::MulDiv || in.kind == Kind::Cmpxchg) {
     if (in.reg_operand) add(d.reg);
     if (d.has_modrm && d.mod == 3) add(d.rm);
     if (d.mem() && !d.rip_relative && in.kind != Kind::Nop) {
@@ -382,7 +418,7 @@ bool uses_high_byte(const DecodedInsn& d, const Info& in) {
   if (!in.byte_regs || d.rex_present()) return false;
   auto high = [](unsigned g) { return g >= 4 && g < 8; };
   if (in.kind == Kind::MovImm) return high(in.opreg);
-  if (in.kind != Kind::Generic) return false;
+  if (in.kind != Kind::Generic && in.kind != Kind::ShiftCl) return false;
   if (in.reg_operand && in.byte_reg_field && high(d.reg)) return true;
   return d.mod == 3 && high(d.rm);
 }
@@ -396,13 +432,18 @@ class Translator {
   }
 
   // Chooses the translated prefix of `b` and maps its registers; false if empty.
+  // Whether plan() stopped at an instruction that does not translate.
+  bool stopped_untranslatable() const { return untranslatable_next_; }
   bool plan(const Block& b) {
     const BlockInsn* insns = b.insns();
     unsigned used = 0;
     n_ = 0;
     for (unsigned i = 0; i < b.count; ++i) {
       Info in;
-      if (!analyze(insns[i].d, in) || uses_high_byte(insns[i].d, in)) break;
+      if (!analyze(insns[i].d, in) || uses_high_byte(insns[i].d, in)) {
+        untranslatable_next_ = true;
+        break;
+      }
       uint32_t regs = guest_regs(insns[i].d, in);
       for (unsigned g = 0; g < 16; ++g) {
         if (!(regs & (1u << g)) || map_[g] != kNone) continue;
@@ -412,7 +453,9 @@ class Translator {
       }
       infos_.push_back(in);
       ++n_;
-      if (in.kind == Kind::Jmp || in.kind == Kind::Call || in.kind == Kind::Ret) break;
+      if (in.kind == Kind::Jmp || in.kind == Kind::Call || in.kind == Kind::Ret || in.kind == Kind::JmpInd ||
+          in.kind == Kind::CallInd)
+        break;
     }
     return n_ > 0;
   }
@@ -443,7 +486,14 @@ class Translator {
       ip = next;
       if (ended) break;
     }
-    if (!ended) exit_static(ip, n_);
+    if (!ended && untranslatable_next_) {
+      // The interpreter runs the next instruction alone, and translated code goes on
+      // after it.
+      flags_to_memory();
+      side_exit(-1, ip, n_);
+    } else if (!ended) {
+      exit_static(ip, n_);
+    }
     emit_stubs(b, code);
     // The chained entry: the block's bytes checked, then its registers loaded.
     uint8_t* chained = e_.here();
@@ -546,12 +596,88 @@ class Translator {
   }
   // A side exit before instruction i (at ip), from code where the flags are in memory.
   void side_exit(int cc, uint64_t ip, uint32_t i) { stubs_.push_back({e_.jump32(cc), StubKind::Side, false, ip, i}); }
-  // The dynamic exit: RIP from rdx.
+  // The exit to the address in rdx after k instructions: on into the translation the
+  // jump cache has there (after the poll, the TLB and, at its chained entry, its
+  // bytes are checked), else back to the dispatcher.
   void exit_rdx(uint32_t k) {
     flags_to_memory();
     writeback();
     e_.store(field(L_.rip), H_RDX);
-    epilogue(k);
+    e_.op_mem(0x81, 5, field(L_.poll), false);  // sub dword [rbp+poll], k
+    e_.u32(k);
+    std::vector<uint8_t*> leave;
+    leave.push_back(e_.jump32(0xe));  // jle
+    // rax = rbp + 32 * index(rdx): the entry is at [rax + jump_cache].
+    e_.mov_rr(H_RAX, H_RDX);
+    e_.rex(true, 0, 0, H_RAX);  // shr rax, 10
+    e_.byte(0xc1);
+    e_.modrm_reg(5, H_RAX);
+    e_.byte(10);
+    e_.rex(true, H_RDX, 0, H_RAX);  // xor rax, rdx
+    e_.byte(0x31);
+    e_.modrm_reg(H_RDX, H_RAX);
+    e_.byte(0x25);  // and eax, kEntries - 1
+    e_.u32(JitJumpCache::kEntries - 1);
+    e_.rex(true, 0, 0, H_RAX);  // shl rax, 5
+    e_.byte(0xc1);
+    e_.modrm_reg(4, H_RAX);
+    e_.byte(5);
+    e_.rex(true, H_RBP, 0, H_RAX);  // add rax, rbp
+    e_.byte(0x01);
+    e_.modrm_reg(H_RBP, H_RAX);
+    const int32_t jc = L_.jump_cache;
+    e_.op_mem(0x3b, H_RDX, Mem{H_RAX, kNone, 0, jc + int32_t(offsetof(JitJumpEntry, rip))});  // cmp rdx, rip
+    leave.push_back(e_.jump32(5));
+    e_.op_mem(0x83, 7, Mem{H_RAX, kNone, 0, jc + int32_t(offsetof(JitJumpEntry, user))});  // cmp qword user, imm8
+    e_.byte(user_ ? 1 : 0);
+    leave.push_back(e_.jump32(5));
+    // The TLB entry of rdx's page: rcx = its offset from rbp; rsi (stored already) = the page.
+    e_.mov_rr(H_RCX, H_RDX);
+    e_.rex(true, 0, 0, H_RCX);  // shr rcx, 12
+    e_.byte(0xc1);
+    e_.modrm_reg(5, H_RCX);
+    e_.byte(12);
+    e_.byte(0x81);  // and ecx, kTlbSize - 1
+    e_.modrm_reg(4, H_RCX);
+    e_.u32(EmuCpu::kTlbSize - 1);
+    e_.rex(true, 0, 0, H_RCX);  // shl rcx, 5 (TlbEntry is 32 bytes)
+    e_.byte(0xc1);
+    e_.modrm_reg(4, H_RCX);
+    e_.byte(5);
+    e_.mov_rr(H_RSI, H_RDX);
+    e_.rex(true, 0, 0, H_RSI);  // and rsi, -4096
+    e_.byte(0x81);
+    e_.modrm_reg(4, H_RSI);
+    e_.u32(0xfffff000u);
+    e_.op_mem(0x3b, H_RSI, Mem{H_RBP, H_RCX, 0, L_.tlb + int32_t(offsetof(TlbEntry, tag))});
+    leave.push_back(e_.jump32(5));
+    e_.load(H_RSI, Mem{H_RBP, H_RCX, 0, L_.tlb + int32_t(offsetof(TlbEntry, phys))});
+    e_.op_mem(0x3b, H_RSI, Mem{H_RAX, kNone, 0, jc + int32_t(offsetof(JitJumpEntry, phys_page))});
+    leave.push_back(e_.jump32(5));
+    e_.op_mem(0xf7, 0, Mem{H_RBP, H_RCX, 0, L_.tlb + int32_t(offsetof(TlbEntry, perms))}, false);  // test dword
+    e_.u32(EmuCpu::perm_bit(Access::Exec, user_));
+    leave.push_back(e_.jump32(4));  // jz
+    e_.op_mem(0xff, 4, Mem{H_RAX, kNone, 0, jc + int32_t(offsetof(JitJumpEntry, entry))}, false);  // jmp [entry]
+    uint8_t* out = e_.here();
+    for (uint8_t* f : leave) e_.patch(f, out);
+    epilogue(0);
+  }
+
+  // A non-canonical target in rdx: a side exit, where the interpreter raises #GP.
+  void check_canonical_rdx(uint64_t ip, uint32_t i) {
+    e_.mov_rr(H_RAX, H_RDX);
+    e_.rex(true, 0, 0, 0);  // shl rax, 16
+    e_.byte(0xc1);
+    e_.modrm_reg(4, H_RAX);
+    e_.byte(16);
+    e_.rex(true, 0, 0, 0);  // sar rax, 16
+    e_.byte(0xc1);
+    e_.modrm_reg(7, H_RAX);
+    e_.byte(16);
+    e_.rex(true, H_RDX, 0, H_RAX);  // cmp rax, rdx
+    e_.byte(0x39);
+    e_.modrm_reg(H_RDX, H_RAX);
+    side_exit(5, ip, i);
   }
 
   // rcx = the host address of the `size`-byte access at the linear address in rcx,
@@ -597,7 +723,34 @@ class Translator {
   // Emits instruction i; true when it ended the translated code (an exit in all paths).
   bool insn(const DecodedInsn& d, const Info& in, uint32_t i, uint64_t ip, uint64_t next) {
     switch (in.kind) {
-      case Kind::Generic: generic(d, in, i, ip, next); return false;
+      case Kind::Generic: case Kind::Cmpxchg: generic(d, in, i, ip, next); return false;
+      case Kind::ShiftCl:
+        if (!host_flags_) restore_flags();
+        e_.rex(false, H_RCX, 0, h(RCX));  // mov ecx, <guest ecx>
+        e_.byte(0x8b);
+        e_.modrm_reg(H_RCX, h(RCX));
+        generic(d, in, i, ip, next);
+        return false;
+      case Kind::MulDiv: mul_div(d, in, i, ip, next); return false;
+      case Kind::Convert:
+        if (d.opcode() == 0x98) {
+          const uint8_t r = h(RAX);
+          if (d.osize == 8) {  // CDQE: movsxd r, r32
+            e_.rex(true, r, 0, r);
+            e_.byte(0x63);
+          } else {  // CWDE: movsx r32, r16
+            e_.rex(false, r, 0, r);
+            e_.byte(0x0f);
+            e_.byte(0xbf);
+          }
+          e_.modrm_reg(r, r);
+        } else {  // CDQ / CQO through host rax:rdx
+          e_.mov_rr(H_RAX, h(RAX));
+          e_.rex(d.osize == 8, 0, 0, 0);
+          e_.byte(0x99);
+          e_.mov_rr(h(RDX), H_RDX);
+        }
+        return false;
       case Kind::Nop: return false;
       case Kind::AccImm: acc_imm(d, in); return false;
       case Kind::MovImm: mov_imm(d, in); return false;
@@ -648,22 +801,7 @@ class Translator {
         e_.mov_rr(H_RCX, sp);
         tlb_check(8, false, ip, i);
         e_.load(H_RDX, Mem{H_RCX, kNone, 0, 0});
-        if (in.kind == Kind::Ret) {
-          // A non-canonical return address: the interpreter raises #GP at the RET.
-          e_.mov_rr(H_RAX, H_RDX);
-          e_.rex(true, 0, 0, 0);  // shl rax, 16
-          e_.byte(0xc1);
-          e_.modrm_reg(4, H_RAX);
-          e_.byte(16);
-          e_.rex(true, 0, 0, 0);  // sar rax, 16
-          e_.byte(0xc1);
-          e_.modrm_reg(7, H_RAX);
-          e_.byte(16);
-          e_.rex(true, H_RDX, 0, H_RAX);  // cmp rax, rdx
-          e_.byte(0x39);
-          e_.modrm_reg(H_RDX, H_RAX);
-          side_exit(5, ip, i);
-        }
+        if (in.kind == Kind::Ret) check_canonical_rdx(ip, i);  // #GP at the RET
         e_.lea(sp, Mem{sp, kNone, 0, 8});
         if (in.kind == Kind::Ret) {
           exit_rdx(i + 1);
@@ -671,6 +809,29 @@ class Translator {
         }
         e_.mov_rr(h(in.opreg), H_RDX);
         return false;
+      }
+      case Kind::JmpInd: case Kind::CallInd: {
+        flags_to_memory();
+        if (d.mem()) {
+          linear_address(d, next);
+          tlb_check(8, false, ip, i);
+          e_.load(H_RDX, Mem{H_RCX, kNone, 0, 0});
+        } else {
+          e_.mov_rr(H_RDX, h(d.rm));
+        }
+        check_canonical_rdx(ip, i);  // #GP at the JMP/CALL
+        if (in.kind == Kind::CallInd) {
+          e_.store(field(L_.scratch), H_RDX);
+          const uint8_t sp = h(RSP);
+          e_.lea(H_RCX, Mem{sp, kNone, 0, -8});
+          tlb_check(8, true, ip, i);
+          e_.mov_imm(H_RAX, next);
+          e_.store(Mem{H_RCX, kNone, 0, 0}, H_RAX);
+          e_.lea(sp, Mem{sp, kNone, 0, -8});
+          e_.load(H_RDX, field(L_.scratch));
+        }
+        exit_rdx(i + 1);
+        return true;
       }
       case Kind::Jcc: {
         if (!host_flags_) restore_flags();
@@ -695,6 +856,7 @@ class Translator {
       tlb_check(in.mem_size, in.writes_mem, ip, i);
     }
     if (in.fl == Fl::Use && !host_flags_) restore_flags();
+    if (in.kind == Kind::Cmpxchg) e_.mov_rr(H_RAX, h(RAX));
     if (d.has(kPrefixLock)) e_.byte(0xf0);
     if (d.has(kPrefixOpSize)) e_.byte(0x66);
     if (d.last_rep == 0xf3) e_.byte(0xf3);
@@ -709,7 +871,48 @@ class Translator {
       e_.modrm_reg(reg, rm);
     }
     e_.bytes(d.imm, d.imm_size);
+    if (in.kind == Kind::Cmpxchg) e_.mov_rr(h(RAX), H_RAX);
     if (in.fl != Fl::None) host_flags_ = true;
+  }
+
+  // MUL, IMUL (one operand) and DIV of RDX:RAX, through host rax and rdx. A divisor of
+  // zero or a quotient too large (RDX >= divisor, unsigned) is a side exit: the
+  // interpreter raises #DE.
+  void mul_div(const DecodedInsn& d, const Info& in, uint32_t i, uint64_t ip, uint64_t next) {
+    const bool mem = d.mem();
+    const bool w = d.osize == 8;
+    const unsigned digit = (d.modrm >> 3) & 7;
+    if (mem) {
+      flags_to_memory();
+      linear_address(d, next);
+      tlb_check(in.mem_size, false, ip, i);
+    }
+    if (digit == 6) {
+      flags_to_memory();
+      if (mem) {
+        e_.rex(w, h(RDX), 0, H_RCX);  // cmp <guest rdx>, [rcx]
+        e_.byte(0x3b);
+        e_.byte(uint8_t(((h(RDX) & 7) << 3) | H_RCX));
+      } else {
+        e_.rex(w, h(RDX), 0, h(d.rm));  // cmp <guest rdx>, <divisor>
+        e_.byte(0x3b);
+        e_.modrm_reg(h(RDX), h(d.rm));
+      }
+      side_exit(3, ip, i);  // jae
+    }
+    if (!host_flags_) restore_flags();
+    e_.mov_rr(H_RAX, h(RAX));
+    e_.mov_rr(H_RDX, h(RDX));
+    e_.rex(w, 0, 0, mem ? unsigned(H_RCX) : unsigned(h(d.rm)));
+    e_.byte(0xf7);
+    if (mem) {
+      e_.byte(uint8_t((digit << 3) | H_RCX));  // [rcx]
+    } else {
+      e_.modrm_reg(digit, h(d.rm));
+    }
+    e_.mov_rr(h(RAX), H_RAX);
+    e_.mov_rr(h(RDX), H_RDX);
+    host_flags_ = true;
   }
 
   // ALU AL/eAX, imm and TEST AL/eAX, imm as their ModRM forms on the mapped RAX.
@@ -857,6 +1060,7 @@ class Translator {
   uint8_t* loop_head_ = nullptr;
   bool host_flags_ = false;
   bool bad_ = false;
+  bool untranslatable_next_ = false;  // the translated prefix ends before an untranslatable instruction
   std::vector<Stub> stubs_;
   std::vector<ChainRef> chains_;
 };
@@ -884,7 +1088,11 @@ JitCode JitCache::translate(const Block& b, uint64_t rip, const uint8_t* code, b
   if (b.mode != CpuMode::Long64) return {};
   Emitter e(arena_ + used_, kArenaBytes - used_);
   Translator t(e, layout, user);
-  if (!t.plan(b)) return {};
+  if (!t.plan(b)) {
+    JitCode none;
+    none.step_first = t.stopped_untranslatable() && b.count > 1;
+    return none;
+  }
   JitCode out = t.emit(b, rip, code);
   if (!out.entry) {
     if (e.overflow()) full_ = true;

@@ -51,6 +51,8 @@ struct JitLayout {
   int32_t flags = 0;        // uint16_t: the status flags as LAHF (high byte) and SETO (low byte) leave them
   int32_t tlb = 0;          // TlbEntry[kTlbSize]: the full TLB (code pages of chained blocks)
   int32_t chain = 0;        // JitChainSlot*: the slot of the last exit that tried to chain
+  int32_t jump_cache = 0;   // JitJumpCache: translations by guest address, for computed exits
+  int32_t scratch = 0;      // uint64_t the translated code may keep a value in
 };
 
 // Chaining: an exit of translated code to a fixed guest address goes straight on into
@@ -67,9 +69,32 @@ struct JitChainSlot {
   uint64_t user;        // the privilege the exit's code was translated for
 };
 
+// Exits to a computed address (RET, indirect JMP/CALL) look up the translation there
+// in a small direct-mapped cache of the dispatcher's recent blocks, then check the
+// TLB and the block's bytes as a chained exit into another page does.
+struct JitJumpEntry {
+  uint64_t rip = 1;        // guest address (1: empty, never a block's address... in 64-bit code it could be,
+                           // but then phys_page and the TLB check still have to agree)
+  uint64_t phys_page = 0;  // the block's physical page
+  uint64_t entry = 0;      // its translation's chained entry
+  uint64_t user = 2;       // the privilege it was translated for (2: none)
+};
+struct JitJumpCache {
+  static constexpr unsigned kEntries = 4096;
+  static unsigned index(uint64_t rip) { return unsigned((rip ^ (rip >> 10)) & (kEntries - 1)); }
+  JitJumpEntry e[kEntries];
+  void clear() {
+    for (JitJumpEntry& x : e) x = JitJumpEntry{};
+  }
+};
+static_assert(sizeof(JitJumpEntry) == 32);
+
 struct JitCode {
   JitEntry entry = nullptr;     // the entry called by the dispatcher
   const void* chained = nullptr;  // the entry chained exits jump to (registers stored, flags in memory)
+  // No translation because the block's first instruction does not translate, but later
+  // ones may: the interpreter should run that one alone and go on from the next.
+  bool step_first = false;
 };
 
 
