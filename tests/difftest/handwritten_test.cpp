@@ -690,6 +690,80 @@ const std::vector<HandCase>& cases() {
          EXPECT_EQ(r.rip, C + 5);
          EXPECT_EQ(r.gpr[RAX], 1u);
        }},
+      // Indirect CALL through a register, RET, and an indirect JMP through memory.
+      {"indirect_call_jmp", Family::Stack,
+       {0x48, 0x8D, 0x15, 0x14, 0x00, 0x00, 0x00,  // lea rdx, [rel f]
+        0xFF, 0xD2,                                // call rdx
+        0x48, 0x83, 0xC0, 0x01,                    // add rax, 1
+        0x48, 0x8D, 0x0D, 0x0D, 0x00, 0x00, 0x00,  // lea rcx, [rel done]
+        0x48, 0x89, 0x0E,                          // mov [rsi], rcx
+        0xFF, 0x26,                                // jmp [rsi]
+        0x0F, 0x0B,                                // ud2
+        0xB8, 0x29, 0x00, 0x00, 0x00,              // f: mov eax, 41
+        0xC3},                                     // ret; done:
+       [](TestCase& t) { t.gpr[RSI] = D; },
+       [](const TestCase& t, const Result& r) {
+         expect_completed(t, r);
+         EXPECT_EQ(r.gpr[RAX], 42u);
+         EXPECT_EQ(r.gpr[RDX], C + 0x1b);
+         EXPECT_EQ(r.gpr[RCX], C + 0x21);
+         EXPECT_EQ(data_qword(r, D), C + 0x21);
+         EXPECT_EQ(r.gpr[RSP], kInitialRsp);
+         EXPECT_EQ(stack_qword(r, kInitialRsp - 8), C + 9);
+         expect_unchanged_except(t, r, {RAX, RCX, RDX});
+       }},
+      // A call in a loop: the RET goes back through the translation tier's jump cache.
+      {"call_in_a_loop", Family::Stack,
+       {0xB9, 0x64, 0x00, 0x00, 0x00,  // mov ecx, 100
+        0x31, 0xC0,                    // xor eax, eax
+        0xE8, 0x06, 0x00, 0x00, 0x00,  // l: call f
+        0xFF, 0xC9,                    // dec ecx
+        0x75, 0xF7,                    // jnz l
+        0xEB, 0x04,                    // jmp done
+        0x48, 0x01, 0xC8,              // f: add rax, rcx
+        0xC3},                         // ret; done:
+       nullptr,
+       [](const TestCase& t, const Result& r) {
+         expect_completed(t, r);
+         EXPECT_EQ(r.gpr[RAX], 5050u);
+         EXPECT_EQ(r.gpr[RCX], 0u);
+         EXPECT_EQ(r.gpr[RSP], kInitialRsp);
+         expect_unchanged_except(t, r, {RAX, RCX});
+       }},
+      // Shifts by CL = 0 keep the flags of the ADD before them, across a load; CQO and
+      // CDQE through the translation tier's RAX/RDX handling.
+      {"shift_by_cl_zero_cqo_cdqe", Family::Shift,
+       {0x48, 0x01, 0xDB,        // add rbx, rbx
+        0x48, 0xD3, 0xE8,        // shr rax, cl
+        0x48, 0x8B, 0x16,        // mov rdx, [rsi]
+        0x48, 0xD3, 0xE2,        // shl rdx, cl
+        0x48, 0x99,              // cqo
+        0x48, 0x98},             // cdqe
+       [](TestCase& t) {
+         t.gpr[RBX] = 0x8000000000000001ull;
+         t.gpr[RCX] = 0;
+         t.gpr[RAX] = 0x923456781abcdef0ull;
+         t.gpr[RSI] = D;
+       },
+       [](const TestCase& t, const Result& r) {
+         expect_completed(t, r);
+         EXPECT_EQ(r.gpr[RBX], 2u);
+         EXPECT_EQ(r.gpr[RDX], ~0ull);
+         EXPECT_EQ(r.gpr[RAX], 0x1abcdef0u);
+         expect_flags(r, kCF | kZF | kSF | kOF | kPF, kCF | kOF);
+         expect_unchanged_except(t, r, {RAX, RBX, RDX});
+       }},
+      // DIV with RDX >= the divisor overflows: #DE at the DIV, RDX:RAX untouched.
+      {"div_quotient_overflow_de", Family::MulDiv,
+       {0xBA, 0x07, 0x00, 0x00, 0x00,  // mov edx, 7
+        0xB9, 0x07, 0x00, 0x00, 0x00,  // mov ecx, 7
+        0x48, 0xF7, 0xF1},             // div rcx
+       nullptr,
+       [](const TestCase& t, const Result& r) {
+         expect_exception(r, 0, 0, C + 10);
+         EXPECT_EQ(r.gpr[RDX], 7u);
+         EXPECT_EQ(r.gpr[RAX], t.gpr[RAX]);
+       }},
       // ---- faults (SDM vol. 3, 4.7 and 6.15) ----
       {"pf_read_not_present", Family::Fault, {0x48, 0x8B, 0x04, 0x25, 0x00, 0x00, 0x00, 0x00},  // mov rax, [0]
        nullptr,
@@ -921,7 +995,8 @@ TEST_P(DifftestHandwritten, Translated) {
   // The cases written for the translation tier must really have run through it.
   static const std::set<std::string> for_translation = {
       "loop_back_across_polls", "loop_copy_add", "call_push_pop_ret", "flags_survive_memory_access",
-      "r12_r13_bases_page_crossing", "ret_non_canonical_gp", "store_to_read_only_page_pf"};
+      "r12_r13_bases_page_crossing", "ret_non_canonical_gp", "store_to_read_only_page_pf",
+      "indirect_call_jmp", "call_in_a_loop", "shift_by_cl_zero_cqo_cdqe", "div_quotient_overflow_de"};
   if (runner && for_translation.count(hc.name)) {
     EXPECT_GT(runner->translated_instructions(), before) << "no instruction of the case ran as translated code";
   }
