@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include "base/error.h"
+#include "base/log.h"
 #include "bus/io_bus.h"
 #include "cpu/emu/trace.h"
 #include "memory/guest_memory.h"
@@ -596,7 +597,12 @@ Block* EmuCpu::build_block(uint64_t pa, const uint8_t* code, unsigned avail) {
 
 void EmuCpu::enable_jit(unsigned threshold) {
   if (!JitCache::host_supported()) return;
-  jit_ = std::make_unique<JitCache>();
+  try {
+    jit_ = std::make_unique<JitCache>();
+  } catch (const std::bad_alloc&) {
+    if (index_ == 0) log_warn("no executable memory for translated code: the emulator only interprets");
+    return;
+  }
   jit_layout_ = jit_layout();
   jit_threshold_ = threshold ? threshold : 1;
   jit_generation_ = blocks_.generation();
