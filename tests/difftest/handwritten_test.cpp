@@ -456,6 +456,46 @@ const std::vector<HandCase>& cases() {
          EXPECT_EQ(stack_qword(r, kInitialRsp - 8), t.gpr[RBP]);
        }},
       // ---- sse ----
+      // SSE through the translation tier: aligned loads and compares from memory, a mask,
+      // an unaligned store, MOVQ/MOVD to general registers, a byte shift.
+      {"compare_mask_store", Family::Sse,
+       {0x48, 0x8B, 0x03,                          // mov rax, [rbx] (the page into the TLB)
+        0x66, 0x0F, 0x6F, 0x1B,                    // movdqa xmm3, [rbx]
+        0x66, 0x0F, 0x74, 0x5B, 0x10,              // pcmpeqb xmm3, [rbx + 16]
+        0x66, 0x0F, 0xD7, 0xCB,                    // pmovmskb ecx, xmm3
+        0xF3, 0x0F, 0x7F, 0x9B, 0x03, 0x02, 0x00, 0x00,  // movdqu [rbx + 0x203], xmm3
+        0x66, 0x0F, 0xEF, 0xE4,                    // pxor xmm4, xmm4
+        0x66, 0x48, 0x0F, 0x7E, 0xDA,              // movq rdx, xmm3
+        0x66, 0x0F, 0x73, 0xDB, 0x03,              // psrldq xmm3, 3
+        0x66, 0x0F, 0x7E, 0xDE},                   // movd esi, xmm3
+       [](TestCase& t) {
+         t.uses_sse = true;
+         t.gpr[RBX] = D;
+         for (unsigned i = 0; i < 16; ++i) {
+           put_data(t, D + i, 3 * i + 1, 1);
+           put_data(t, D + 16 + i, (i == 2 || i == 5 || i == 15) ? 0x77 : 3 * i + 1, 1);
+         }
+       },
+       [](const TestCase& t, const Result& r) {
+         expect_completed(t, r);
+         uint8_t cmp[16];
+         uint32_t mask = 0;
+         for (unsigned i = 0; i < 16; ++i) {
+           const bool eq = !(i == 2 || i == 5 || i == 15);
+           cmp[i] = eq ? 0xff : 0;
+           mask |= eq ? 1u << i : 0;
+         }
+         uint64_t lo, shifted;
+         std::memcpy(&lo, cmp, 8);
+         std::memcpy(&shifted, cmp + 3, 8);
+         EXPECT_EQ(r.gpr[RCX], mask);
+         EXPECT_EQ(r.gpr[RDX], lo);
+         EXPECT_EQ(r.gpr[RSI], shifted & 0xffffffffu);
+         EXPECT_EQ(data_qword(r, D + 0x203), lo);
+         std::memcpy(&lo, cmp + 8, 8);
+         EXPECT_EQ(data_qword(r, D + 0x20b), lo);
+         expect_unchanged_except(t, r, {RAX, RCX, RDX, RSI});
+       }},
       {"paddd", Family::Sse, {0x66, 0x0F, 0xFE, 0xC1},  // paddd xmm0, xmm1
        [](TestCase& t) {
          t.uses_sse = true;
@@ -996,7 +1036,8 @@ TEST_P(DifftestHandwritten, Translated) {
   static const std::set<std::string> for_translation = {
       "loop_back_across_polls", "loop_copy_add", "call_push_pop_ret", "flags_survive_memory_access",
       "r12_r13_bases_page_crossing", "ret_non_canonical_gp", "store_to_read_only_page_pf",
-      "indirect_call_jmp", "call_in_a_loop", "shift_by_cl_zero_cqo_cdqe", "div_quotient_overflow_de"};
+      "indirect_call_jmp", "call_in_a_loop", "shift_by_cl_zero_cqo_cdqe", "div_quotient_overflow_de",
+      "paddd", "pshufd_broadcast", "pmovmskb", "compare_mask_store"};
   if (runner && for_translation.count(hc.name)) {
     EXPECT_GT(runner->translated_instructions(), before) << "no instruction of the case ran as translated code";
   }

@@ -624,6 +624,9 @@ JitLayout EmuCpu::jit_layout() const {
   l.chain = at(&jit_chain_slot_);
   l.jump_cache = at(&jump_cache_.e[0]);
   l.scratch = at(&jit_scratch_);
+  l.xmm = at(&s.xmm[0]);
+  l.cr0 = at(&s.cr0);
+  l.cr4 = at(&s.cr4);
   return l;
 }
 

@@ -175,7 +175,10 @@ class Emitter {
 // ---- which instructions translate --------------------------------------------------
 
 enum class Kind : uint8_t { Generic, AccImm, MovImm, Push, PushImm, Pop, Lea, Nop, Jcc, Jmp, Call, Ret, Bswap, JmpInd, CallInd,
-                          ShiftCl, MulDiv, Cmpxchg, Convert };
+                          ShiftCl, MulDiv, Cmpxchg, Convert, Sse };
+
+// What an SSE instruction's ModRM operands are (Kind::Sse).
+enum class Role : uint8_t { None, XmmR, XmmW, XmmRW, GprR, GprW, Digit };
 
 // How an instruction treats the status flags: not at all; it writes all six (so it
 // needs no earlier value); it reads some or writes only some (or leaves some
@@ -185,6 +188,8 @@ enum class Fl : uint8_t { None, All, Use };
 
 struct Info {
   Kind kind = Kind::Generic;
+  Role reg_role = Role::None, rm_role = Role::None;  // Kind::Sse
+  bool aligned = false;      // Kind::Sse: a memory operand must be 16-byte aligned (#GP)
   Fl fl = Fl::None;
   bool reg_operand = false;  // ModRM.reg names a register (else an opcode extension)
   bool byte_regs = false;    // register operands are byte registers (REX always emitted)
@@ -195,6 +200,71 @@ struct Info {
 };
 
 Fl alu_flags(unsigned aluop) { return (aluop == 0 || aluop == 5 || aluop == 7) ? Fl::All : Fl::Use; }
+
+// The SSE/SSE2 data movement and integer/logic instructions (no MXCSR, no flags),
+// as the interpreter implements them (exec_sse.cpp); false for the rest.
+bool analyze_sse(const DecodedInsn& d, Info& in) {
+  const unsigned op = d.opcode();
+  const unsigned p = d.sse_prefix();  // 0 none, 1 = 66, 2 = F3, 3 = F2
+  const bool mem = d.mem();
+  const unsigned digit = (d.modrm >> 3) & 7;
+  if (d.has(kPrefixLock) || (d.has(kPrefixOpSize) && d.last_rep)) return false;
+  in.kind = Kind::Sse;
+  in.fl = Fl::None;
+  auto set = [&](Role reg, Role rm, unsigned size, bool aligned, bool writes) {
+    in.reg_role = reg;
+    in.rm_role = rm;
+    in.mem_size = uint8_t(size);
+    in.aligned = aligned;
+    in.writes_mem = writes && mem;
+    return true;
+  };
+  switch (op) {
+    case 0x10: case 0x11:  // MOVUPS/MOVUPD
+      if (p > 1) return false;
+      return op == 0x10 ? set(Role::XmmW, Role::XmmR, 16, false, false) : set(Role::XmmR, Role::XmmW, 16, false, true);
+    case 0x28: case 0x29:  // MOVAPS/MOVAPD
+      if (p > 1) return false;
+      return op == 0x28 ? set(Role::XmmW, Role::XmmR, 16, true, false) : set(Role::XmmR, Role::XmmW, 16, true, true);
+    case 0x6f: case 0x7f:  // MOVDQA (66), MOVDQU (F3)
+      if (p != 1 && p != 2) return false;
+      return op == 0x6f ? set(Role::XmmW, Role::XmmR, 16, p == 1, false)
+                        : set(Role::XmmR, Role::XmmW, 16, p == 1, true);
+    case 0x6e:  // MOVD/MOVQ xmm, r/m
+      if (p != 1) return false;
+      return set(Role::XmmW, Role::GprR, d.rex_w() ? 8 : 4, false, false);
+    case 0x7e:
+      if (p == 2) return set(Role::XmmW, Role::XmmR, 8, false, false);  // MOVQ xmm, xmm/m64
+      if (p != 1) return false;
+      return set(Role::XmmR, Role::GprW, d.rex_w() ? 8 : 4, false, true);  // MOVD/MOVQ r/m, xmm
+    case 0xd6:  // MOVQ xmm/m64, xmm
+      if (p != 1) return false;
+      return set(Role::XmmR, Role::XmmW, 8, false, true);
+    case 0xd7: case 0x50:  // PMOVMSKB (66), MOVMSKPS/PD
+      if (mem || (op == 0xd7 ? p != 1 : p > 1)) return false;
+      return set(Role::GprW, Role::XmmR, 0, false, false);
+    case 0x70:  // PSHUFD
+      if (p != 1) return false;
+      return set(Role::XmmW, Role::XmmR, 16, true, false);
+    case 0xc6:  // SHUFPS/SHUFPD
+      if (p > 1) return false;
+      return set(Role::XmmRW, Role::XmmR, 16, true, false);
+    case 0x71: case 0x72: case 0x73:  // shifts by an immediate
+      if (p != 1 || mem) return false;
+      if (!(digit == 2 || digit == 6 || (digit == 4 && op != 0x73) || (op == 0x73 && (digit == 3 || digit == 7))))
+        return false;
+      return set(Role::Digit, Role::XmmRW, 0, false, false);
+    case 0x14: case 0x15: case 0x54: case 0x55: case 0x56: case 0x57:  // UNPCK*PS/PD, AND/ANDN/OR/XOR PS/PD
+      if (p > 1) return false;
+      return set(Role::XmmRW, Role::XmmR, 16, true, false);
+    default: break;
+  }
+  const bool int_op = (op >= 0x60 && op <= 0x6d) || (op >= 0x74 && op <= 0x76) ||
+                      (op >= 0xd1 && op <= 0xfe && op != 0xd6 && op != 0xd7 && op != 0xe6 && op != 0xe7 &&
+                       op != 0xf0 && op != 0xf7);
+  if (!int_op || p != 1) return false;
+  return set(Role::XmmRW, Role::XmmR, 16, true, false);
+}
 
 // Fills `in` for `d` (64-bit mode); false when the instruction is not translated.
 bool analyze(const DecodedInsn& d, Info& in) {
@@ -327,6 +397,8 @@ bool analyze(const DecodedInsn& d, Info& in) {
     }
   }
   if (d.map() != kMap0F) return false;
+  if (analyze_sse(d, in)) return true;
+  in = Info{};
   if (lock && op != 0xc0 && op != 0xc1 && op != 0xba && op != 0xb1) return false;
   if (rep && !(d.last_rep == 0xf3 && (op == 0xb8 || op == 0xbc || op == 0xbd))) return false;
   if (op >= 0x40 && op <= 0x4f) return generic(Fl::Use, true, false, false);
@@ -400,6 +472,15 @@ uint32_t guest_regs(const DecodedInsn& d, const Info& in) {
     case Kind::Cmpxchg: add(RAX); break;
     default: break;
   }
+  if (in.kind == Kind::Sse) {
+    if (in.reg_role == Role::GprW) add(d.reg);
+    if ((in.rm_role == Role::GprR || in.rm_role == Role::GprW) && d.mod == 3) add(d.rm);
+    if (d.mem() && !d.rip_relative) {
+      add(d.base);
+      add(d.index);
+    }
+    return r;
+  }
   if (in.kind == Kind::Generic || in.kind == Kind::Lea || in.kind == Kind::JmpInd || in.kind == Kind::CallInd ||
       in.kind == Kind::ShiftCl || in.kind == Kind::MulDiv || in.kind == Kind::Cmpxchg) {
     if (in.reg_operand) add(d.reg);
@@ -423,6 +504,11 @@ bool uses_high_byte(const DecodedInsn& d, const Info& in) {
   return d.mod == 3 && high(d.rm);
 }
 
+bool translatable(const DecodedInsn& d) {
+  Info in;
+  return analyze(d, in) && !uses_high_byte(d, in);
+}
+
 // ---- the translator ----------------------------------------------------------------
 
 class Translator {
@@ -432,7 +518,8 @@ class Translator {
   }
 
   // Chooses the translated prefix of `b` and maps its registers; false if empty.
-  // Whether plan() stopped at an instruction that does not translate.
+  // Whether plan() stopped at an instruction that does not translate, followed by one
+  // that does (or by the end of the block).
   bool stopped_untranslatable() const { return untranslatable_next_; }
   bool plan(const Block& b) {
     const BlockInsn* insns = b.insns();
@@ -440,10 +527,13 @@ class Translator {
     n_ = 0;
     for (unsigned i = 0; i < b.count; ++i) {
       Info in;
-      if (!analyze(insns[i].d, in) || uses_high_byte(insns[i].d, in)) {
-        untranslatable_next_ = true;
+      if (!translatable(insns[i].d)) {
+        // One instruction left to the interpreter between translated ones runs alone
+        // (a side exit); a run of them (SSE code, say) runs as an interpreted block.
+        untranslatable_next_ = i + 1 >= b.count || translatable(insns[i + 1].d);
         break;
       }
+      analyze(insns[i].d, in);
       uint32_t regs = guest_regs(insns[i].d, in);
       for (unsigned g = 0; g < 16; ++g) {
         if (!(regs & (1u << g)) || map_[g] != kNone) continue;
@@ -452,6 +542,7 @@ class Translator {
         mapped_.push_back(uint8_t(g));
       }
       infos_.push_back(in);
+      if (in.kind == Kind::Sse) has_sse_ = true;
       ++n_;
       if (in.kind == Kind::Jmp || in.kind == Kind::Call || in.kind == Kind::Ret || in.kind == Kind::JmpInd ||
           in.kind == Kind::CallInd)
@@ -473,8 +564,18 @@ class Translator {
     e_.mov_rr(H_RBP, 7);           // mov rbp, rdi
     uint8_t* load_regs = e_.here();
     for (uint8_t g : mapped_) e_.load(h(g), gpr(g));
-    loop_head_ = e_.here();
     host_flags_ = false;
+    if (has_sse_) {
+      // SSE instructions need CR0.EM = CR0.TS = 0 and CR4.OSFXSR = 1 (else #UD / #NM from
+      // the interpreter); no translated instruction changes CR0 or CR4.
+      e_.op_mem(0xf7, 0, field(L_.cr0), false);  // test dword [cr0], EM | TS
+      e_.u32(0xc);
+      side_exit(5, rip, 0);
+      e_.op_mem(0xf7, 0, field(L_.cr4), false);  // test dword [cr4], OSFXSR
+      e_.u32(0x200);
+      side_exit(4, rip, 0);
+    }
+    loop_head_ = e_.here();
 
     const BlockInsn* insns = b.insns();
     uint64_t ip = rip;
@@ -732,6 +833,7 @@ class Translator {
         generic(d, in, i, ip, next);
         return false;
       case Kind::MulDiv: mul_div(d, in, i, ip, next); return false;
+      case Kind::Sse: sse(d, in, i, ip, next); return false;
       case Kind::Convert:
         if (d.opcode() == 0x98) {
           const uint8_t r = h(RAX);
@@ -873,6 +975,53 @@ class Translator {
     e_.bytes(d.imm, d.imm_size);
     if (in.kind == Kind::Cmpxchg) e_.mov_rr(h(RAX), H_RAX);
     if (in.fl != Fl::None) host_flags_ = true;
+  }
+
+  // An SSE instruction on host xmm0 (its ModRM.reg operand) and xmm1 (its ModRM.rm
+  // register operand), loaded from and stored to the guest's XMM registers around it;
+  // a memory operand through the TLB view, 16-byte aligned where the instruction wants.
+  Mem xmm_slot(unsigned n) const { return Mem{H_RBP, kNone, 0, L_.xmm + int32_t(16 * n)}; }
+  void movdqu(bool store, unsigned x, const Mem& m) {
+    e_.byte(0xf3);
+    e_.rex_mem(false, x, m);
+    e_.byte(0x0f);
+    e_.byte(store ? 0x7f : 0x6f);
+    e_.modrm_mem(x, m);
+  }
+  void sse(const DecodedInsn& d, const Info& in, uint32_t i, uint64_t ip, uint64_t next) {
+    const bool mem = d.mem();
+    if (mem) {
+      flags_to_memory();
+      linear_address(d, next);
+      tlb_check(in.mem_size, in.writes_mem, ip, i);
+      if (in.aligned) {
+        e_.byte(0xf6);  // test cl, 15
+        e_.modrm_reg(0, H_RCX);
+        e_.byte(15);
+        side_exit(5, ip, i);  // #GP from the interpreter
+      }
+    }
+    if (in.reg_role == Role::XmmR || in.reg_role == Role::XmmRW) movdqu(false, 0, xmm_slot(d.reg));
+    if (!mem && (in.rm_role == Role::XmmR || in.rm_role == Role::XmmRW)) movdqu(false, 1, xmm_slot(d.rm));
+    unsigned reg = 0, rm = 1;
+    if (in.reg_role == Role::GprW) reg = h(d.reg);
+    if (in.reg_role == Role::Digit) reg = (d.modrm >> 3) & 7;
+    if (in.rm_role == Role::GprR || in.rm_role == Role::GprW) rm = mem ? unsigned(H_RCX) : unsigned(h(d.rm));
+    if (mem) rm = H_RCX;
+    if (d.has(kPrefixOpSize)) e_.byte(0x66);
+    if (d.last_rep) e_.byte(d.last_rep);
+    const bool w = (d.opcode() == 0x6e || d.opcode() == 0x7e) && d.sse_prefix() == 1 && d.rex_w();
+    e_.rex(w, in.reg_role == Role::Digit ? 0 : reg, 0, rm);
+    e_.byte(0x0f);
+    e_.byte(d.opcode());
+    if (mem) {
+      e_.byte(uint8_t(((reg & 7) << 3) | H_RCX));  // [rcx]
+    } else {
+      e_.modrm_reg(reg, rm);
+    }
+    e_.bytes(d.imm, d.imm_size);
+    if (in.reg_role == Role::XmmW || in.reg_role == Role::XmmRW) movdqu(true, 0, xmm_slot(d.reg));
+    if (!mem && (in.rm_role == Role::XmmW || in.rm_role == Role::XmmRW)) movdqu(true, 1, xmm_slot(d.rm));
   }
 
   // MUL, IMUL (one operand) and DIV of RDX:RAX, through host rax and rdx. A divisor of
@@ -1061,6 +1210,7 @@ class Translator {
   bool host_flags_ = false;
   bool bad_ = false;
   bool untranslatable_next_ = false;  // the translated prefix ends before an untranslatable instruction
+  bool has_sse_ = false;
   std::vector<Stub> stubs_;
   std::vector<ChainRef> chains_;
 };

@@ -53,6 +53,8 @@ struct JitLayout {
   int32_t chain = 0;        // JitChainSlot*: the slot of the last exit that tried to chain
   int32_t jump_cache = 0;   // JitJumpCache: translations by guest address, for computed exits
   int32_t scratch = 0;      // uint64_t the translated code may keep a value in
+  int32_t xmm = 0;          // the guest's XMM registers, 16 bytes each
+  int32_t cr0 = 0, cr4 = 0; // uint64_t
 };
 
 // Chaining: an exit of translated code to a fixed guest address goes straight on into
