@@ -110,6 +110,31 @@ section second start=0x12000 vstart=0x13000
   EXPECT_GT(m.cpu().jit_instructions, 0u);
 }
 
+// More hot code than the code arena holds: when it is full, the translations and the
+// blocks are dropped together and translation starts afresh, and the guest computes on.
+TEST(EmuJit, AFullCodeArenaEmptiesAndGoesOn) {
+  if (!jit_here()) GTEST_SKIP() << "this host cannot run translated code";
+  EmuTestMachine m(8ull << 20, EmuOptions{.jit_threshold = 2, .jit_arena_bytes = 64 << 10});
+  m.load(R"(
+  mov edi, 20
+  xor eax, eax
+outer:
+%rep 1500
+  add rax, 1
+  jmp $ + 2
+%endrep
+  dec edi
+  jnz outer
+  hlt
+)");
+  X86CpuState st = m.run_to_hlt();
+  EXPECT_EQ(st.gpr[RAX], 1500u * 20);
+  // 1500 blocks do not fit in 64 KiB of translations, so they were translated again
+  // after each emptying.
+  EXPECT_GT(m.cpu().jit_translations, 1600u);
+  EXPECT_GT(m.cpu().jit_instructions, 0u);
+}
+
 // A translated loop without end still polls: kick() stops the vCPU.
 TEST(EmuJit, AnEndlessTranslatedLoopStops) {
   if (!jit_here()) GTEST_SKIP() << "this host cannot run translated code";

@@ -112,8 +112,8 @@ inline Segment flat(uint16_t sel, uint8_t type, uint8_t dpl, bool l, bool db) {
 
 class EmuTestMachine {
  public:
-  explicit EmuTestMachine(uint64_t ram = 8ull << 20)
-      : mem_(ram), pio_("pio"), mmio_("mmio"), accel_(make_context()) {
+  explicit EmuTestMachine(uint64_t ram = 8ull << 20, EmuOptions options = {})
+      : mem_(ram), pio_("pio"), mmio_("mmio"), accel_(make_context(), options) {
     vcpu_.reset(static_cast<EmuVcpu*>(accel_.create_vcpu(0).release()));
   }
 

@@ -17,7 +17,7 @@ std::unique_ptr<Vcpu> EmuAccelerator::create_vcpu(unsigned index) {
   if (index >= machine_.num_cpus) fail("vCPU index {} is out of range ({} vCPUs)", index, machine_.num_cpus);
   auto vcpu = std::make_unique<EmuVcpu>(machine_, index);
   if (trace_) vcpu->set_trace(trace_);
-  if (options_.jit && !trace_) vcpu->cpu().enable_jit(options_.jit_threshold);
+  if (options_.jit && !trace_) vcpu->cpu().enable_jit(options_.jit_threshold, options_.jit_arena_bytes);
   if (platform_) platform_->attach(*vcpu);
   return vcpu;
 }

@@ -38,6 +38,7 @@ struct EmuOptions {
   // translated once it has run jit_threshold times.
   bool jit = true;
   unsigned jit_threshold = 16;
+  size_t jit_arena_bytes = size_t(32) << 20;  // translated code per vCPU (emptied when full)
 };
 
 class EmuAccelerator final : public Accelerator {

@@ -595,10 +595,10 @@ Block* EmuCpu::build_block(uint64_t pa, const uint8_t* code, unsigned avail) {
 
 // ---- the translation tier -----------------------------------------------------------
 
-void EmuCpu::enable_jit(unsigned threshold) {
+void EmuCpu::enable_jit(unsigned threshold, size_t arena_bytes) {
   if (!JitCache::host_supported()) return;
   try {
-    jit_ = std::make_unique<JitCache>();
+    jit_ = std::make_unique<JitCache>(arena_bytes);
   } catch (const std::bad_alloc&) {
     if (index_ == 0) log_warn("no executable memory for translated code: the emulator only interprets");
     return;

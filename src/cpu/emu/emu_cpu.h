@@ -93,7 +93,7 @@ class EmuCpu {
   void state_changed();
   // Turns on the translation tier (jit.h): a block is translated once it has run
   // `threshold` times (1: the first time). Off unless called.
-  void enable_jit(unsigned threshold);
+  void enable_jit(unsigned threshold, size_t arena_bytes = JitCache::kArenaBytes);
   bool jit_enabled() const { return jit_ != nullptr; }
   // Blocks translated so far, and instructions retired in translated code.
   uint64_t jit_translations = 0;

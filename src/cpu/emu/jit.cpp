@@ -1217,14 +1217,13 @@ class Translator {
 
 }  // namespace
 
-JitCache::JitCache() {
-  void* p = mmap(nullptr, kArenaBytes, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                 -1, 0);
+JitCache::JitCache(size_t arena_bytes) : size_(arena_bytes) {
+  void* p = mmap(nullptr, size_, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
   arena_ = static_cast<uint8_t*>(p);
 }
 
-JitCache::~JitCache() { munmap(arena_, kArenaBytes); }
+JitCache::~JitCache() { munmap(arena_, size_); }
 
 bool JitCache::host_supported() {
 #if defined(__x86_64__)
@@ -1236,7 +1235,7 @@ bool JitCache::host_supported() {
 
 JitCode JitCache::translate(const Block& b, uint64_t rip, const uint8_t* code, bool user, const JitLayout& layout) {
   if (b.mode != CpuMode::Long64) return {};
-  Emitter e(arena_ + used_, kArenaBytes - used_);
+  Emitter e(arena_ + used_, size_ - used_);
   Translator t(e, layout, user);
   if (!t.plan(b)) {
     JitCode none;

@@ -110,7 +110,7 @@ class JitCache {
  public:
   static constexpr size_t kArenaBytes = size_t(32) << 20;
 
-  JitCache();
+  explicit JitCache(size_t arena_bytes = kArenaBytes);
   ~JitCache();
   JitCache(const JitCache&) = delete;
   JitCache& operator=(const JitCache&) = delete;
@@ -135,6 +135,7 @@ class JitCache {
 
  private:
   uint8_t* arena_ = nullptr;
+  size_t size_ = 0;
   size_t used_ = 0;
   bool full_ = false;
 };
