@@ -12,6 +12,7 @@
 #include "cpu/emu/block_cache.h"
 #include "cpu/emu/cpu.h"
 #include "cpu/emu/emu_cpu.h"
+#include "cpu/emu/x86_emitter.h"
 
 namespace vireo::emu {
 namespace {
@@ -22,7 +23,7 @@ namespace {
 // them); the other eleven hold guest registers.
 enum : uint8_t { H_RAX = 0, H_RCX = 1, H_RDX = 2, H_RBX = 3, H_RSP = 4, H_RBP = 5, H_RSI = 6, H_RDI = 7 };
 constexpr uint8_t kPool[] = {3, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-constexpr uint8_t kNone = 0xff;
+using namespace x86enc;
 
 struct HostFeatures {
   bool lahf = false, popcnt = false, lzcnt = false, bmi1 = false;
@@ -40,137 +41,6 @@ const HostFeatures& host() {
   static const HostFeatures f;
   return f;
 }
-
-// A memory operand in host registers.
-struct Mem {
-  uint8_t base = kNone;
-  uint8_t index = kNone;
-  uint8_t scale = 0;
-  int32_t disp = 0;
-};
-
-bool fits8(int64_t v) { return v >= -128 && v <= 127; }
-bool fits32(int64_t v) { return v >= INT32_MIN && v <= INT32_MAX; }
-
-class Emitter {
- public:
-  Emitter(uint8_t* p, size_t cap) : start_(p), p_(p), end_(p + cap) {}
-  bool overflow() const { return overflow_; }
-  size_t size() const { return size_t(p_ - start_); }
-  uint8_t* here() const { return p_; }
-
-  void byte(uint8_t b) {
-    if (p_ < end_) {
-      *p_++ = b;
-    } else {
-      overflow_ = true;
-    }
-  }
-  void bytes(uint64_t v, unsigned n) {
-    for (unsigned i = 0; i < n; ++i) byte(uint8_t(v >> (8 * i)));
-  }
-  void u32(uint32_t v) { bytes(v, 4); }
-
-  // REX with W and the high bits of the ModRM.reg, SIB.index and ModRM.rm/base
-  // registers; emitted when any is set or `force` (byte registers SPL..DIL).
-  void rex(bool w, unsigned reg, unsigned index, unsigned base, bool force = false) {
-    uint8_t r = uint8_t(0x40 | (w ? 8 : 0) | ((reg >> 3) & 1) << 2 | ((index >> 3) & 1) << 1 | ((base >> 3) & 1));
-    if (r != 0x40 || force) byte(r);
-  }
-  void rex_mem(bool w, unsigned reg, const Mem& m, bool force = false) {
-    rex(w, reg, m.index == kNone ? 0 : m.index, m.base == kNone ? 0 : m.base, force);
-  }
-  void modrm_reg(unsigned reg, unsigned rm) { byte(uint8_t(0xc0 | (reg & 7) << 3 | (rm & 7))); }
-  void modrm_mem(unsigned reg, const Mem& m) {
-    reg &= 7;
-    if (m.base == kNone) {  // [index*s + disp32] or [disp32]: SIB with no base
-      byte(uint8_t(0x04 | reg << 3));
-      byte(uint8_t((m.index == kNone ? 0 : m.scale) << 6 | (m.index == kNone ? 4 : m.index & 7) << 3 | 5));
-      u32(uint32_t(m.disp));
-      return;
-    }
-    const unsigned mod = (m.disp == 0 && (m.base & 7) != 5) ? 0 : fits8(m.disp) ? 1 : 2;
-    if (m.index != kNone || (m.base & 7) == 4) {
-      byte(uint8_t(mod << 6 | reg << 3 | 4));
-      byte(uint8_t(m.scale << 6 | (m.index == kNone ? 4 : m.index & 7) << 3 | (m.base & 7)));
-    } else {
-      byte(uint8_t(mod << 6 | reg << 3 | (m.base & 7)));
-    }
-    if (mod == 1) byte(uint8_t(m.disp));
-    if (mod == 2) u32(uint32_t(m.disp));
-  }
-
-  // op reg, [mem] / op [mem], reg with a one-byte opcode, 64-bit.
-  void op_mem(uint8_t opcode, unsigned reg, const Mem& m, bool w = true) {
-    rex_mem(w, reg, m);
-    byte(opcode);
-    modrm_mem(reg, m);
-  }
-  void load(unsigned reg, const Mem& m) { op_mem(0x8b, reg, m); }
-  void store(const Mem& m, unsigned reg) { op_mem(0x89, reg, m); }
-  void lea(unsigned reg, const Mem& m, bool w = true) { op_mem(0x8d, reg, m, w); }
-  void mov_rr(unsigned dst, unsigned src) {
-    rex(true, src, 0, dst);
-    byte(0x89);
-    modrm_reg(src, dst);
-  }
-  // dst = v (64-bit).
-  void mov_imm(unsigned dst, uint64_t v) {
-    if (v <= 0xffffffffull) {
-      rex(false, 0, 0, dst);
-      byte(uint8_t(0xb8 + (dst & 7)));
-      u32(uint32_t(v));
-    } else if (fits32(int64_t(v))) {
-      rex(true, 0, 0, dst);
-      byte(0xc7);
-      modrm_reg(0, dst);
-      u32(uint32_t(v));
-    } else {
-      rex(true, 0, 0, dst);
-      byte(uint8_t(0xb8 + (dst & 7)));
-      bytes(v, 8);
-    }
-  }
-  // mov dst, imm64 with the immediate to be filled in later: returns its position.
-  uint8_t* mov_imm64_placeholder(unsigned dst) {
-    rex(true, 0, 0, dst);
-    byte(uint8_t(0xb8 + (dst & 7)));
-    uint8_t* at = p_;
-    bytes(0, 8);
-    return at;
-  }
-  void fill64(uint8_t* at, uint64_t v) {
-    if (at && !overflow_) std::memcpy(at, &v, 8);
-  }
-  void align(unsigned n) {
-    while ((reinterpret_cast<uintptr_t>(p_) & (n - 1)) && !overflow_) byte(0xcc);
-  }
-  // A 32-bit rel32 jump (jcc when cc >= 0, else jmp) to be patched: returns the
-  // position of its displacement.
-  uint8_t* jump32(int cc) {
-    if (cc >= 0) {
-      byte(0x0f);
-      byte(uint8_t(0x80 | cc));
-    } else {
-      byte(0xe9);
-    }
-    uint8_t* at = p_;
-    u32(0);
-    return at;
-  }
-  void patch(uint8_t* at, const uint8_t* target) {
-    if (!at || overflow_) return;
-    const int64_t rel = target - (at + 4);
-    const int32_t r = int32_t(rel);
-    std::memcpy(at, &r, 4);
-  }
-
- private:
-  uint8_t* start_;
-  uint8_t* p_;
-  uint8_t* end_;
-  bool overflow_ = false;
-};
 
 // ---- which instructions translate --------------------------------------------------
 
@@ -710,22 +580,11 @@ class Translator {
     leave.push_back(e_.jump32(0xe));  // jle
     // rax = rbp + 32 * index(rdx): the entry is at [rax + jump_cache].
     e_.mov_rr(H_RAX, H_RDX);
-    e_.rex(true, 0, 0, H_RAX);  // shr rax, 10
-    e_.byte(0xc1);
-    e_.modrm_reg(5, H_RAX);
-    e_.byte(10);
-    e_.rex(true, H_RDX, 0, H_RAX);  // xor rax, rdx
-    e_.byte(0x31);
-    e_.modrm_reg(H_RDX, H_RAX);
-    e_.byte(0x25);  // and eax, kEntries - 1
-    e_.u32(JitJumpCache::kEntries - 1);
-    e_.rex(true, 0, 0, H_RAX);  // shl rax, 5
-    e_.byte(0xc1);
-    e_.modrm_reg(4, H_RAX);
-    e_.byte(5);
-    e_.rex(true, H_RBP, 0, H_RAX);  // add rax, rbp
-    e_.byte(0x01);
-    e_.modrm_reg(H_RBP, H_RAX);
+    e_.shift_ri(kShr, H_RAX, 10);
+    e_.alu_rr(kXor, H_RAX, H_RDX);
+    e_.alu_ri(kAnd, H_RAX, JitJumpCache::kEntries - 1, false);
+    e_.shift_ri(kShl, H_RAX, 5);
+    e_.alu_rr(kAdd, H_RAX, H_RBP);
     const int32_t jc = L_.jump_cache;
     e_.op_mem(0x3b, H_RDX, Mem{H_RAX, kNone, 0, jc + int32_t(offsetof(JitJumpEntry, rip))});  // cmp rdx, rip
     leave.push_back(e_.jump32(5));
@@ -734,22 +593,11 @@ class Translator {
     leave.push_back(e_.jump32(5));
     // The TLB entry of rdx's page: rcx = its offset from rbp; rsi (stored already) = the page.
     e_.mov_rr(H_RCX, H_RDX);
-    e_.rex(true, 0, 0, H_RCX);  // shr rcx, 12
-    e_.byte(0xc1);
-    e_.modrm_reg(5, H_RCX);
-    e_.byte(12);
-    e_.byte(0x81);  // and ecx, kTlbSize - 1
-    e_.modrm_reg(4, H_RCX);
-    e_.u32(EmuCpu::kTlbSize - 1);
-    e_.rex(true, 0, 0, H_RCX);  // shl rcx, 5 (TlbEntry is 32 bytes)
-    e_.byte(0xc1);
-    e_.modrm_reg(4, H_RCX);
-    e_.byte(5);
+    e_.shift_ri(kShr, H_RCX, 12);
+    e_.alu_ri(kAnd, H_RCX, EmuCpu::kTlbSize - 1, false);
+    e_.shift_ri(kShl, H_RCX, 5);  // TlbEntry is 32 bytes
     e_.mov_rr(H_RSI, H_RDX);
-    e_.rex(true, 0, 0, H_RSI);  // and rsi, -4096
-    e_.byte(0x81);
-    e_.modrm_reg(4, H_RSI);
-    e_.u32(0xfffff000u);
+    e_.alu_ri(kAnd, H_RSI, 0xfffff000u);  // the page
     e_.op_mem(0x3b, H_RSI, Mem{H_RBP, H_RCX, 0, L_.tlb + int32_t(offsetof(TlbEntry, tag))});
     leave.push_back(e_.jump32(5));
     e_.load(H_RSI, Mem{H_RBP, H_RCX, 0, L_.tlb + int32_t(offsetof(TlbEntry, phys))});
@@ -767,17 +615,9 @@ class Translator {
   // A non-canonical target in rdx: a side exit, where the interpreter raises #GP.
   void check_canonical_rdx(uint64_t ip, uint32_t i) {
     e_.mov_rr(H_RAX, H_RDX);
-    e_.rex(true, 0, 0, 0);  // shl rax, 16
-    e_.byte(0xc1);
-    e_.modrm_reg(4, H_RAX);
-    e_.byte(16);
-    e_.rex(true, 0, 0, 0);  // sar rax, 16
-    e_.byte(0xc1);
-    e_.modrm_reg(7, H_RAX);
-    e_.byte(16);
-    e_.rex(true, H_RDX, 0, H_RAX);  // cmp rax, rdx
-    e_.byte(0x39);
-    e_.modrm_reg(H_RDX, H_RAX);
+    e_.shift_ri(kShl, H_RAX, 16);
+    e_.shift_ri(kSar, H_RAX, 16);
+    e_.alu_rr(kCmp, H_RAX, H_RDX);
     side_exit(5, ip, i);
   }
 
@@ -785,18 +625,11 @@ class Translator {
   // or a side exit when the TLB view does not allow it.
   void tlb_check(unsigned size, bool write, uint64_t ip, uint32_t i) {
     e_.mov_rr(H_RDX, H_RCX);
-    e_.rex(true, 0, 0, H_RDX);  // shr rdx, 12
-    e_.byte(0xc1);
-    e_.modrm_reg(5, H_RDX);
-    e_.byte(12);
-    e_.byte(0x81);  // and edx, kTlbSize - 1
-    e_.modrm_reg(4, H_RDX);
-    e_.u32(EmuCpu::kTlbSize - 1);
+    e_.shift_ri(kShr, H_RDX, 12);
+    e_.alu_ri(kAnd, H_RDX, EmuCpu::kTlbSize - 1, false);
     e_.lea(H_RDX, Mem{H_RDX, H_RDX, 1, 0});  // rdx *= 3 (entries are 24 bytes)
     e_.lea(H_RAX, Mem{H_RCX, kNone, 0, int32_t(size - 1)});
-    e_.rex(true, 0, 0, 0);  // and rax, -4096
-    e_.byte(0x25);
-    e_.u32(0xfffff000u);
+    e_.alu_ri(kAnd, H_RAX, 0xfffff000u);  // the page of the last byte
     const int32_t base = L_.fast_tlb[user_ ? 1 : 0];
     e_.op_mem(0x3b, H_RAX, Mem{H_RBP, H_RDX, 3, base + int32_t(write ? offsetof(FastTlbEntry, write_tag)
                                                                       : offsetof(FastTlbEntry, read_tag))});
@@ -1139,9 +972,7 @@ class Translator {
     chains_.push_back({e_.mov_imm64_placeholder(H_RAX), target});
     e_.store(field(L_.chain), H_RAX);                    // the dispatcher may fill this slot
     e_.load(H_RDX, Mem{H_RAX, kNone, 0, 0});             // rdx = slot.entry
-    e_.rex(true, H_RDX, 0, H_RDX);                       // test rdx, rdx
-    e_.byte(0x85);
-    e_.modrm_reg(H_RDX, H_RDX);
+    e_.test_rr(H_RDX, H_RDX);
     leave.push_back(e_.jump32(4));  // jz
     if ((target & ~0xfffull) != (start_rip_ & ~0xfffull)) {
       const int32_t tlb = L_.tlb + int32_t(((target >> 12) & (EmuCpu::kTlbSize - 1)) * sizeof(TlbEntry));
