@@ -9,6 +9,7 @@
 #include <string>
 
 #include "bus/irq_line.h"
+#include "cpu/emu/jit.h"
 #include "cpu/vcpu.h"
 
 namespace vireo::emu {
@@ -38,7 +39,7 @@ struct EmuOptions {
   // translated once it has run jit_threshold times.
   bool jit = true;
   unsigned jit_threshold = 16;
-  size_t jit_arena_bytes = size_t(32) << 20;  // translated code per vCPU (emptied when full)
+  size_t jit_arena_bytes = JitCache::kArenaBytes;  // translated code per vCPU (emptied when full)
 };
 
 class EmuAccelerator final : public Accelerator {

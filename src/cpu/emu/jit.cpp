@@ -355,7 +355,7 @@ uint32_t guest_regs(const DecodedInsn& d, const Info& in) {
       in.kind == Kind::ShiftCl || in.kind == Kind::MulDiv || in.kind == Kind::Cmpxchg) {
     if (in.reg_operand) add(d.reg);
     if (d.has_modrm && d.mod == 3) add(d.rm);
-    if (d.mem() && !d.rip_relative && in.kind != Kind::Nop) {
+    if (d.mem() && !d.rip_relative) {
       add(d.base);
       add(d.index);
     }
@@ -387,23 +387,24 @@ class Translator {
     std::memset(map_, kNone, sizeof map_);
   }
 
-  // Chooses the translated prefix of `b` and maps its registers; false if empty.
   // Whether plan() stopped at an instruction that does not translate, followed by one
   // that does (or by the end of the block).
   bool stopped_untranslatable() const { return untranslatable_next_; }
+
+  // Chooses the translated prefix of `b` and maps its registers; false if empty.
   bool plan(const Block& b) {
     const BlockInsn* insns = b.insns();
     unsigned used = 0;
     n_ = 0;
     for (unsigned i = 0; i < b.count; ++i) {
       Info in;
-      if (!translatable(insns[i].d)) {
+      if (!analyze(insns[i].d, in) || uses_high_byte(insns[i].d, in)) {
         // One instruction left to the interpreter between translated ones runs alone
-        // (a side exit); a run of them (SSE code, say) runs as an interpreted block.
+        // (a side exit); a run of them (string operations, say) runs as an interpreted
+        // block.
         untranslatable_next_ = i + 1 >= b.count || translatable(insns[i + 1].d);
         break;
       }
-      analyze(insns[i].d, in);
       uint32_t regs = guest_regs(insns[i].d, in);
       for (unsigned g = 0; g < 16; ++g) {
         if (!(regs & (1u << g)) || map_[g] != kNone) continue;
