@@ -19,11 +19,16 @@
 //   - a block that branches back to its own start loops in host code, with the
 //     interrupt poll counted down and the block's bytes compared with guest memory
 //     on each turn (so code written meanwhile is seen, as the interpreter sees it at
-//     a block entry).
-// Instructions outside the translated set (system instructions, string operations,
-// SSE, division, ...) end the translated prefix of a block: it exits to the
-// interpreter at that instruction. Translated code never raises a guest exception
-// itself; the interpreter does, after a side exit, with exact state.
+//     a block entry);
+//   - exits go straight on into the next block's translation (chaining, and a jump
+//     cache for computed targets) after the checks a block entry makes (JitChainSlot).
+// SSE/SSE2 moves and integer/logic operations run on host XMM registers loaded from
+// and stored to the guest's around each instruction. Instructions outside the
+// translated set (system instructions, string operations, SSE floating point, IDIV,
+// high-byte registers, ...) end the translated prefix of a block: the interpreter runs
+// that one instruction (or a run of them as an interpreted block). Translated code
+// never raises a guest exception itself; the interpreter does, after a side exit,
+// with exact state.
 #pragma once
 
 #include <cstddef>
