@@ -7,6 +7,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "base/size.h"
+#include "cpu/emu/jit.h"
 #include "host/host_info.h"
 #include "vm/vm.h"
 #include "vm/vm_config.h"
@@ -72,6 +73,10 @@ int main(int argc, char** argv) {
   try {
     if (app.got_subcommand("info")) {
       std::fputs(host_info_report().c_str(), stdout);
+      std::fputs(emu::JitCache::host_supported()
+                     ? "emulator:    translates hot 64-bit guest code into host code (--jit off: interpret only)\n"
+                     : "emulator:    interprets only (translated code needs an x86-64 host with LAHF in 64-bit mode)\n",
+                 stdout);
       return 0;
     }
     cfg.memory_bytes = parse_size(memory);

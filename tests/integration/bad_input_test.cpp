@@ -103,4 +103,5 @@ TEST(Cli, InfoReportsKvmKind) {
     EXPECT_NE(r.out.find("PVM"), std::string::npos) << r.out;
   }
   EXPECT_NE(r.out.find("cpu has:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("emulator:"), std::string::npos) << r.out;
 }
