@@ -11,11 +11,16 @@
 namespace vireo::emu {
 
 // The instruction step() executes: decoded from its bytes (which may span two pages).
+// An instruction decoded by fetch(), kept (by guest-physical address and mode) for the
+// next time step() runs it, which is used again only while memory holds its bytes.
 struct EmuCpu::FetchedInsn {
   uint8_t bytes[16] = {};
   Handler handler = nullptr;
   DecodedInsn d;
+  uint64_t pa = ~0ull;  // where it was decoded from; ~0: not kept
+  CpuMode mode = CpuMode::Long64;
 };
+constexpr unsigned kFetchCache = 256;  // direct-mapped entries; one more for page-crossing instructions
 
 namespace {
 // Instructions between interrupt/stop polls (at block ends; translated loops count
@@ -27,7 +32,7 @@ constexpr uint64_t kPteReservedHigh = 0x000fff0000000000ull;  // bits 51:40
 }  // namespace
 
 EmuCpu::EmuCpu(const MachineContext& machine, unsigned index)
-    : machine_(machine), mem_(machine.memory), index_(index), fetched_(new FetchedInsn) {
+    : machine_(machine), mem_(machine.memory), index_(index), fetched_(new FetchedInsn[kFetchCache + 1]) {
   update_mode();
 }
 
@@ -525,7 +530,12 @@ const EmuCpu::FetchedInsn& EmuCpu::fetch() {
   }
   const unsigned off = la & 0xfff;
   const unsigned avail = 4096 - off;
-  FetchedInsn& f = *fetched_;
+  const uint64_t pa = e.phys | off;
+  // An instruction that may run into the next page is not kept: its second page's
+  // mapping could change.
+  FetchedInsn& f = avail >= 15 ? fetched_[(pa ^ (pa >> 8)) & (kFetchCache - 1)] : fetched_[kFetchCache];
+  if (f.pa == pa && f.mode == mode_ && std::memcmp(f.bytes, e.host + off, f.d.len) == 0) return f;
+  f.pa = ~0ull;
   std::memset(f.bytes, 0, sizeof f.bytes);
   std::memcpy(f.bytes, e.host + off, std::min(avail, 15u));
   if (avail < 15) {
@@ -541,6 +551,10 @@ const EmuCpu::FetchedInsn& EmuCpu::fetch() {
   if (st == DecodeStatus::TooLong) fault(kGP, 0);
   if (st != DecodeStatus::Ok) fault(kUD);
   f.handler = handler_table()[f.d.op];
+  if (avail >= 15) {
+    f.pa = pa;
+    f.mode = mode_;
+  }
   return f;
 }
 

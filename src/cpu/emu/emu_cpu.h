@@ -386,7 +386,7 @@ class EmuCpu {
   uint64_t la_mask_ = 0xffffffff;
   TlbEntry tlb_[kTlbSize];
   FastTlbEntry fast_tlb_[2][kTlbSize];  // [user][slot], filled with tlb_ by walk()
-  std::unique_ptr<FetchedInsn> fetched_;
+  std::unique_ptr<FetchedInsn[]> fetched_;  // step()'s decoded instructions (emu_cpu.cpp)
   BlockCache blocks_;
   std::unique_ptr<JitCache> jit_;  // the translation tier, when enabled
   JitLayout jit_layout_;
