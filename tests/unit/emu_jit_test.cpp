@@ -110,6 +110,38 @@ section second start=0x12000 vstart=0x13000
   EXPECT_GT(m.cpu().jit_instructions, 0u);
 }
 
+// An instruction the translation tier leaves to the interpreter (TEST AH, imm: a
+// high-byte register) at the start of a block of translated ones runs through step(),
+// which keeps its decoding: when another block rewrites its immediate (every 32
+// turns), the new value must be seen.
+TEST(EmuJit, AnInstructionLeftToTheInterpreterSeesItsCodeRewritten) {
+  if (!jit_here()) GTEST_SKIP() << "this host cannot run translated code";
+  EmuTestMachine m;
+  m.load(R"(
+  mov eax, 0x0f00
+  mov ecx, 300
+  xor ebx, ebx
+l:
+  mov esi, ecx
+  shr esi, 5
+  mov [rel patch + 2], sil
+  xor edx, edx
+  jmp patch
+patch:
+  test ah, 0x55            ; F6 C4 ib: the immediate is at patch + 2
+  setz dl
+  add rbx, rdx
+  dec ecx
+  jnz l
+  hlt
+)");
+  X86CpuState st = m.run_to_hlt();
+  uint64_t zero = 0;
+  for (uint64_t c = 300; c > 0; --c) zero += (((c >> 5) & 0xff) & 0x0f) == 0;
+  EXPECT_EQ(st.gpr[RBX], zero);
+  EXPECT_GT(m.cpu().jit_instructions, 0u);
+}
+
 // More hot code than the code arena holds: when it is full, the translations and the
 // blocks are dropped together and translation starts afresh, and the guest computes on.
 TEST(EmuJit, AFullCodeArenaEmptiesAndGoesOn) {
