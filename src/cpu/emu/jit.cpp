@@ -655,6 +655,15 @@ class Translator {
     if (d.seg == FS || d.seg == GS) e_.op_mem(0x03, H_RCX, field(d.seg == FS ? L_.fs_base : L_.gs_base));
   }
 
+  // rcx = the host address of d's `size`-byte memory operand, or a side exit before
+  // instruction i; the flags go to memory first (the check clobbers them).
+  void host_address(const DecodedInsn& d, unsigned size, bool write, uint64_t ip, uint32_t i, uint64_t next) {
+    flags_to_memory();
+    linear_address(d, next);
+    tlb_check(size, write, ip, i);
+  }
+  static constexpr Mem kAtRcx{H_RCX, kNone, 0, 0};
+
   // Emits instruction i; true when it ended the translated code (an exit in all paths).
   bool insn(const DecodedInsn& d, const Info& in, uint32_t i, uint64_t ip, uint64_t next) {
     switch (in.kind) {
@@ -715,16 +724,15 @@ class Translator {
         const uint8_t sp = h(RSP);
         e_.lea(H_RCX, Mem{sp, kNone, 0, -8});
         tlb_check(8, true, ip, i);
-        const Mem at{H_RCX, kNone, 0, 0};
         if (in.kind == Kind::Push) {
-          e_.store(at, h(in.opreg));
+          e_.store(kAtRcx, h(in.opreg));
         } else if (in.kind == Kind::PushImm) {
           const int64_t v = d.imm_size == 1 ? int8_t(d.imm) : int32_t(d.imm);
-          e_.op_mem(0xc7, 0, at);  // mov qword [rcx], imm32 (sign-extended)
+          e_.op_mem(0xc7, 0, kAtRcx);  // mov qword [rcx], imm32 (sign-extended)
           e_.u32(uint32_t(v));
         } else {
           e_.mov_imm(H_RAX, next);
-          e_.store(at, H_RAX);
+          e_.store(kAtRcx, H_RAX);
         }
         e_.lea(sp, Mem{sp, kNone, 0, -8});
         if (in.kind != Kind::Call) return false;
@@ -736,7 +744,7 @@ class Translator {
         const uint8_t sp = h(RSP);
         e_.mov_rr(H_RCX, sp);
         tlb_check(8, false, ip, i);
-        e_.load(H_RDX, Mem{H_RCX, kNone, 0, 0});
+        e_.load(H_RDX, kAtRcx);
         if (in.kind == Kind::Ret) check_canonical_rdx(ip, i);  // #GP at the RET
         e_.lea(sp, Mem{sp, kNone, 0, 8});
         if (in.kind == Kind::Ret) {
@@ -749,9 +757,8 @@ class Translator {
       case Kind::JmpInd: case Kind::CallInd: {
         flags_to_memory();
         if (d.mem()) {
-          linear_address(d, next);
-          tlb_check(8, false, ip, i);
-          e_.load(H_RDX, Mem{H_RCX, kNone, 0, 0});
+          host_address(d, 8, false, ip, i, next);
+          e_.load(H_RDX, kAtRcx);
         } else {
           e_.mov_rr(H_RDX, h(d.rm));
         }
@@ -762,7 +769,7 @@ class Translator {
           e_.lea(H_RCX, Mem{sp, kNone, 0, -8});
           tlb_check(8, true, ip, i);
           e_.mov_imm(H_RAX, next);
-          e_.store(Mem{H_RCX, kNone, 0, 0}, H_RAX);
+          e_.store(kAtRcx, H_RAX);
           e_.lea(sp, Mem{sp, kNone, 0, -8});
           e_.load(H_RDX, field(L_.scratch));
         }
@@ -786,11 +793,7 @@ class Translator {
 
   void generic(const DecodedInsn& d, const Info& in, uint32_t i, uint64_t ip, uint64_t next) {
     const bool mem = d.mem();
-    if (mem) {
-      flags_to_memory();
-      linear_address(d, next);
-      tlb_check(in.mem_size, in.writes_mem, ip, i);
-    }
+    if (mem) host_address(d, in.mem_size, in.writes_mem, ip, i, next);
     if (in.fl == Fl::Use && !host_flags_) restore_flags();
     if (in.kind == Kind::Cmpxchg) e_.mov_rr(H_RAX, h(RAX));
     if (d.has(kPrefixLock)) e_.byte(0xf0);
@@ -799,16 +802,23 @@ class Translator {
     const unsigned reg = in.reg_operand ? h(d.reg) : ((d.modrm >> 3) & 7);
     const unsigned rm = mem ? unsigned(H_RCX) : unsigned(h(d.rm));
     e_.rex(d.rex_w(), in.reg_operand ? reg : 0, 0, rm, in.byte_regs);
+    reencode(d, reg, rm);
+    if (in.kind == Kind::Cmpxchg) e_.mov_rr(h(RAX), H_RAX);
+    if (in.fl != Fl::None) host_flags_ = true;
+  }
+
+  // The rest of a re-encoded instruction after its prefixes and REX: the escape byte,
+  // the opcode, ModRM with `reg` and either [rcx] (a memory operand) or register `rm`,
+  // and the immediate.
+  void reencode(const DecodedInsn& d, unsigned reg, unsigned rm) {
     if (d.map() == kMap0F) e_.byte(0x0f);
     e_.byte(d.opcode());
-    if (mem) {
-      e_.byte(uint8_t(((reg & 7) << 3) | (H_RCX & 7)));  // [rcx]
+    if (d.mem()) {
+      e_.modrm_mem(reg, kAtRcx);
     } else {
       e_.modrm_reg(reg, rm);
     }
     e_.bytes(d.imm, d.imm_size);
-    if (in.kind == Kind::Cmpxchg) e_.mov_rr(h(RAX), H_RAX);
-    if (in.fl != Fl::None) host_flags_ = true;
   }
 
   // An SSE instruction on host xmm0 (its ModRM.reg operand) and xmm1 (its ModRM.rm
@@ -825,9 +835,7 @@ class Translator {
   void sse(const DecodedInsn& d, const Info& in, uint32_t i, uint64_t ip, uint64_t next) {
     const bool mem = d.mem();
     if (mem) {
-      flags_to_memory();
-      linear_address(d, next);
-      tlb_check(in.mem_size, in.writes_mem, ip, i);
+      host_address(d, in.mem_size, in.writes_mem, ip, i, next);
       if (in.aligned) {
         e_.byte(0xf6);  // test cl, 15
         e_.modrm_reg(0, H_RCX);
@@ -840,20 +848,16 @@ class Translator {
     unsigned reg = 0, rm = 1;
     if (in.reg_role == Role::GprW) reg = h(d.reg);
     if (in.reg_role == Role::Digit) reg = (d.modrm >> 3) & 7;
-    if (in.rm_role == Role::GprR || in.rm_role == Role::GprW) rm = mem ? unsigned(H_RCX) : unsigned(h(d.rm));
-    if (mem) rm = H_RCX;
+    if (mem) {
+      rm = H_RCX;
+    } else if (in.rm_role == Role::GprR || in.rm_role == Role::GprW) {
+      rm = h(d.rm);
+    }
     if (d.has(kPrefixOpSize)) e_.byte(0x66);
     if (d.last_rep) e_.byte(d.last_rep);
     const bool w = (d.opcode() == 0x6e || d.opcode() == 0x7e) && d.sse_prefix() == 1 && d.rex_w();
     e_.rex(w, in.reg_role == Role::Digit ? 0 : reg, 0, rm);
-    e_.byte(0x0f);
-    e_.byte(d.opcode());
-    if (mem) {
-      e_.byte(uint8_t(((reg & 7) << 3) | H_RCX));  // [rcx]
-    } else {
-      e_.modrm_reg(reg, rm);
-    }
-    e_.bytes(d.imm, d.imm_size);
+    reencode(d, reg, rm);
     if (in.reg_role == Role::XmmW || in.reg_role == Role::XmmRW) movdqu(true, 0, xmm_slot(d.reg));
     if (!mem && (in.rm_role == Role::XmmW || in.rm_role == Role::XmmRW)) movdqu(true, 1, xmm_slot(d.rm));
   }
@@ -865,17 +869,13 @@ class Translator {
     const bool mem = d.mem();
     const bool w = d.osize == 8;
     const unsigned digit = (d.modrm >> 3) & 7;
-    if (mem) {
-      flags_to_memory();
-      linear_address(d, next);
-      tlb_check(in.mem_size, false, ip, i);
-    }
+    if (mem) host_address(d, in.mem_size, false, ip, i, next);
     if (digit == 6) {
       flags_to_memory();
       if (mem) {
         e_.rex(w, h(RDX), 0, H_RCX);  // cmp <guest rdx>, [rcx]
         e_.byte(0x3b);
-        e_.byte(uint8_t(((h(RDX) & 7) << 3) | H_RCX));
+        e_.modrm_mem(h(RDX), kAtRcx);
       } else {
         e_.rex(w, h(RDX), 0, h(d.rm));  // cmp <guest rdx>, <divisor>
         e_.byte(0x3b);
@@ -889,7 +889,7 @@ class Translator {
     e_.rex(w, 0, 0, mem ? unsigned(H_RCX) : unsigned(h(d.rm)));
     e_.byte(0xf7);
     if (mem) {
-      e_.byte(uint8_t((digit << 3) | H_RCX));  // [rcx]
+      e_.modrm_mem(digit, kAtRcx);
     } else {
       e_.modrm_reg(digit, h(d.rm));
     }
